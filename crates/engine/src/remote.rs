@@ -1,0 +1,133 @@
+//! The `Remote` trait every backend implements, and its errors.
+//!
+//! A remote is addressed by [`RelPath`]s below its root. Listing returns the whole tree
+//! (backends with a change feed may still answer from it); transfers stream through
+//! `std::io` readers and writers owned by the engine, so the engine controls temp files,
+//! hashing and durability on the local side.
+
+use std::io::{Read, Write};
+
+use async_trait::async_trait;
+use cloudsync_core::rules::SkipRule;
+use cloudsync_core::{Capabilities, Node, RelPath, Tree};
+
+use crate::error::RetryClass;
+
+/// Errors a backend reports.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// The entry is not there.
+    #[error("not found on the remote: {0}")]
+    NotFound(String),
+    /// The remote changed since it was listed (conditional write failed, target exists).
+    #[error("remote changed meanwhile: {0}")]
+    Changed(String),
+    /// Credentials are wrong or expired.
+    #[error("remote refused the credentials: {0}")]
+    Auth(String),
+    /// The remote is full.
+    #[error("remote storage is full: {0}")]
+    QuotaFull(String),
+    /// Too many requests; retry after the given seconds.
+    #[error("remote asks to slow down{}", .0.map(|s| format!(" (retry after {s} s)")).unwrap_or_default())]
+    RateLimited(Option<u64>),
+    /// Network or server trouble that may pass.
+    #[error("remote temporarily unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else, not worth retrying.
+    #[error("remote error: {0}")]
+    Other(String),
+    /// A local I/O error while streaming.
+    #[error("I/O error during transfer: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl RemoteError {
+    /// How to retry after this error.
+    pub fn retry_class(&self) -> RetryClass {
+        match self {
+            RemoteError::RateLimited(_) | RemoteError::Unavailable(_) => RetryClass::Temporary,
+            RemoteError::Changed(_) | RemoteError::NotFound(_) => RetryClass::Temporary,
+            RemoteError::Auth(_) | RemoteError::QuotaFull(_) => RetryClass::Persistent,
+            RemoteError::Io(e) => crate::error::io_retry_class(e),
+            RemoteError::Other(_) => RetryClass::Permanent,
+        }
+    }
+}
+
+/// The result of listing a remote.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Every entry the engine may sync.
+    pub nodes: Vec<Node>,
+    /// Entries left out, with the rule that left them out.
+    pub skipped: Vec<(RelPath, SkipRule)>,
+}
+
+/// A storage backend.
+#[async_trait]
+pub trait Remote: Send + Sync {
+    /// What the backend can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Checks that the remote root is there (and, where the backend has one, carries its
+    /// marker), so an unmounted share is never read as "everything deleted".
+    async fn check_root(&self) -> Result<(), RemoteError>;
+
+    /// Lists everything below the root. `previous` is the last listing, which backends
+    /// that hash locally use to skip unchanged files.
+    async fn list(&self, previous: &Tree) -> Result<Listing, RemoteError>;
+
+    /// Streams the file `node` into `sink`; returns the bytes written.
+    async fn download(
+        &self,
+        node: &Node,
+        sink: &mut (dyn Write + Send),
+    ) -> Result<u64, RemoteError>;
+
+    /// Stores `size` bytes from `source` at `path`. With `replaces`, the write only
+    /// succeeds if the remote still has that version; without, only if nothing is there.
+    /// Returns the new node.
+    async fn upload(
+        &self,
+        path: &RelPath,
+        source: &mut (dyn Read + Send),
+        size: u64,
+        mtime_ns: i64,
+        replaces: Option<&Node>,
+    ) -> Result<Node, RemoteError>;
+
+    /// Creates a folder (succeeds if it already exists as a folder).
+    async fn mkdir(&self, path: &RelPath) -> Result<Node, RemoteError>;
+
+    /// Moves `node` (with its subtree) to `to`; fails with [`RemoteError::Changed`] if
+    /// something is at `to` or `node` changed.
+    async fn rename(&self, node: &Node, to: &RelPath) -> Result<Node, RemoteError>;
+
+    /// Deletes `node` (a folder with its subtree). Backends whose deletes are permanent
+    /// move it to their trash folder instead.
+    async fn delete(&self, node: &Node) -> Result<(), RemoteError>;
+
+    /// Prepares a new connection's root (for example writes its marker).
+    async fn prepare_root(&self) -> Result<(), RemoteError> {
+        Ok(())
+    }
+
+    /// Makes completed writes durable (called once per batch).
+    async fn flush(&self) -> Result<(), RemoteError> {
+        Ok(())
+    }
+}
+
+/// Builds the remote of a stored connection (implemented by the providers crate).
+pub trait RemoteFactory: Send + Sync {
+    /// Opens the remote described by `provider` and its JSON `config`.
+    ///
+    /// # Errors
+    /// A config that does not describe a usable remote.
+    fn open(
+        &self,
+        provider: &str,
+        config: &serde_json::Value,
+    ) -> Result<std::sync::Arc<dyn Remote>, RemoteError>;
+}

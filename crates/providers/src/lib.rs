@@ -1,1 +1,25 @@
-//! (being written)
+//! CloudSync's backends, each behind the engine's [`Remote`] trait.
+//!
+//! - [`local`]: another folder on this machine (a mounted NAS share, a USB disk), with
+//!   listing-based change detection. It needs no network and is the default.
+//!
+//! [`Factory`] builds a backend from a stored connection's provider id and JSON config.
+
+pub mod local;
+
+use std::sync::Arc;
+
+use cloudsync_engine::remote::{Remote, RemoteError, RemoteFactory};
+
+/// Builds backends from stored connection configs.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Factory;
+
+impl RemoteFactory for Factory {
+    fn open(&self, provider: &str, config: &serde_json::Value) -> Result<Arc<dyn Remote>, RemoteError> {
+        match provider {
+            "local" => Ok(Arc::new(local::LocalFolder::from_config(config)?)),
+            other => Err(RemoteError::Other(format!("unknown provider {other:?}"))),
+        }
+    }
+}

@@ -28,7 +28,7 @@ pub const MAX_ROUNDS: usize = 10;
 
 /// A request to add a connection (already validated by the provider: the remote answers
 /// and `credential` names the account or target).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AddConnection {
     /// Unique name.
     pub name: String,

@@ -123,15 +123,11 @@ impl Executor<'_> {
     /// Runs one batch.
     pub async fn run_batch(&self, batch: &Batch) -> BatchOutcome {
         let mut out = BatchOutcome::default();
-        let results: Vec<(String, Result<Done, Failed>)> = futures::stream::iter(
-            batch
-                .ops
-                .iter()
-                .map(|op| async move { (op.key().to_string(), self.run_with_retry(op).await) }),
-        )
-        .buffer_unordered(self.transfers.max(1))
-        .collect()
-        .await;
+        let futures: Vec<_> = batch.ops.iter().map(|op| self.run_keyed(op)).collect();
+        let results: Vec<(String, Result<Done, Failed>)> = futures::stream::iter(futures)
+            .buffer_unordered(self.transfers.max(1))
+            .collect()
+            .await;
         let mut staged = Vec::new();
         for (path, r) in results {
             match r {
@@ -245,6 +241,10 @@ impl Executor<'_> {
             id: Some(meta.id()),
             rev: None,
         })
+    }
+
+    async fn run_keyed(&self, op: &Op) -> (String, Result<Done, Failed>) {
+        (op.key().to_string(), self.run_with_retry(op).await)
     }
 
     async fn run_with_retry(&self, op: &Op) -> Result<Done, Failed> {

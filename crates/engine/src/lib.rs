@@ -15,6 +15,7 @@
 
 pub mod bandwidth;
 pub mod clock;
+pub mod control;
 pub mod engine;
 pub mod error;
 pub mod events;
@@ -25,6 +26,7 @@ pub mod localfs;
 pub mod paths;
 pub mod remote;
 pub mod scan;
+pub mod service;
 pub mod store;
 pub mod sync;
 

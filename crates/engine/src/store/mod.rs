@@ -374,6 +374,19 @@ mod tests {
     }
 
     #[test]
+    fn two_handles_share_one_file() {
+        // The daemon and the CLI each open the same database.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("c.db");
+        let mut daemon = Store::open(&path).expect("open daemon");
+        let mut cli = Store::open(&path).expect("open cli");
+        let id = add_conn(&mut daemon, "docs");
+        cli.set_paused(id, true).expect("pause from the CLI");
+        let seen = daemon.connection(id).expect("read").expect("exists");
+        assert!(seen.paused);
+    }
+
+    #[test]
     fn garbage_file_is_corrupt_not_empty() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("c.db");

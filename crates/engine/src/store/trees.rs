@@ -673,20 +673,6 @@ mod tests {
         let loaded_synced = store.load_synced(c).expect("load synced");
         let synced_time = start.elapsed();
         eprintln!("30k rows: load_tree {tree_time:?}, load_synced {synced_time:?}");
-        for _ in 0..3 {
-            let start = Instant::now();
-            let l = store.load_tree(c, Side::Local).expect("load");
-            let t1 = start.elapsed();
-            let start = Instant::now();
-            let s = store.load_synced(c).expect("load");
-            eprintln!("again: {t1:?} {:?} {}", start.elapsed(), l.len() + s.len());
-            let start = Instant::now();
-            let n: i64 = store.conn.query_row("SELECT count(*) FROM synced WHERE conn_id = ?1 AND length(l_path) + length(r_hash) + length(l_id) > 0", [c], |r| r.get(0)).expect("x");
-            eprintln!("raw scan: {:?} {n}", start.elapsed());
-            let start = Instant::now();
-            let m: std::collections::BTreeMap<RelPath, Node> = loaded.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            eprintln!("clone: {:?} {}", start.elapsed(), m.len());
-        }
         assert_eq!(loaded.len(), 30_000);
         assert_eq!(loaded_synced.len(), 30_000);
     }

@@ -324,7 +324,11 @@ impl SettingsArgs {
         }
         if let Some(spec) = self.schedule {
             let parsed = Schedule::parse(&spec).with_context(|| format!("--schedule {spec:?}"))?;
-            s.schedule = if parsed.is_always() { None } else { Some(parsed) };
+            s.schedule = if parsed.is_always() {
+                None
+            } else {
+                Some(parsed)
+            };
         }
         if let Some(r) = self.bwlimit_up {
             s.bwlimit_up = parse_rate(&r).with_context(|| format!("--bwlimit-up {r:?}"))?;
@@ -333,7 +337,10 @@ impl SettingsArgs {
             s.bwlimit_down = parse_rate(&r).with_context(|| format!("--bwlimit-down {r:?}"))?;
         }
         if let Some(t) = self.transfers {
-            anyhow::ensure!((1..=64).contains(&t), "--transfers must be between 1 and 64");
+            anyhow::ensure!(
+                (1..=64).contains(&t),
+                "--transfers must be between 1 and 64"
+            );
             s.transfers = t;
         }
         Ok(())
@@ -365,8 +372,18 @@ pub async fn execute(command: Command, talk: &mut Talk<'_>) -> anyhow::Result<u8
             }
             let remote_dir = match std::fs::canonicalize(&remote) {
                 Ok(p) if p.is_dir() => p,
-                Ok(p) => return Ok(bad_input(anyhow::anyhow!("remote {} is not a folder", p.display()))),
-                Err(e) => return Ok(bad_input(anyhow::anyhow!("remote folder {}: {e}", remote.display()))),
+                Ok(p) => {
+                    return Ok(bad_input(anyhow::anyhow!(
+                        "remote {} is not a folder",
+                        p.display()
+                    )))
+                }
+                Err(e) => {
+                    return Ok(bad_input(anyhow::anyhow!(
+                        "remote folder {}: {e}",
+                        remote.display()
+                    )))
+                }
             };
             let add = AddConnection {
                 name: name.clone(),
@@ -377,12 +394,19 @@ pub async fn execute(command: Command, talk: &mut Talk<'_>) -> anyhow::Result<u8
                 remote_local_dir: Some(remote_dir),
                 settings,
             };
-            (Request::Add(add), View::Message(format!("added connection {name}")))
+            (
+                Request::Add(add),
+                View::Message(format!("added connection {name}")),
+            )
         }
         Command::Connection(ConnectionCommand::Set { name, options }) => {
             let current = talk.call(Request::Get { name: name.clone() }).await?;
             if !current.ok {
-                return Ok(output::print(&View::Message(String::new()), &current, false));
+                return Ok(output::print(
+                    &View::Message(String::new()),
+                    &current,
+                    false,
+                ));
             }
             let mut settings: ConnectionSettings =
                 serde_json::from_value(current.data.get("settings").cloned().unwrap_or_default())
@@ -390,12 +414,20 @@ pub async fn execute(command: Command, talk: &mut Talk<'_>) -> anyhow::Result<u8
             if let Err(e) = options.apply(&mut settings) {
                 return Ok(bad_input(e));
             }
-            (Request::Set { name: name.clone(), settings }, View::Message(format!("updated connection {name}")))
+            (
+                Request::Set {
+                    name: name.clone(),
+                    settings,
+                },
+                View::Message(format!("updated connection {name}")),
+            )
         }
         Command::Connection(ConnectionCommand::List { .. }) => (Request::List, View::List),
         Command::Unlink { name } => (
             Request::Unlink { name: name.clone() },
-            View::Message(format!("unlinked {name}; all files stay where they are on both sides")),
+            View::Message(format!(
+                "unlinked {name}; all files stay where they are on both sides"
+            )),
         ),
         Command::Pause(t) => (Request::Pause { name: t.name }, View::Names("paused")),
         Command::Resume(t) => (Request::Resume { name: t.name }, View::Names("resumed")),
@@ -416,9 +448,23 @@ pub async fn execute(command: Command, talk: &mut Talk<'_>) -> anyhow::Result<u8
         Command::Plan { name, .. } => (Request::Plan { name }, View::Plan),
         Command::Approve { name } => (
             Request::Approve { name: name.clone() },
-            View::Message(format!("approved; the next sync of {name} carries out the plan")),
+            View::Message(format!(
+                "approved; the next sync of {name} carries out the plan"
+            )),
         ),
-        Command::Log { name, action, limit, .. } => (Request::Log { name, action, limit }, View::Log),
+        Command::Log {
+            name,
+            action,
+            limit,
+            ..
+        } => (
+            Request::Log {
+                name,
+                action,
+                limit,
+            },
+            View::Log,
+        ),
     };
     let resp = talk.call(req).await?;
     Ok(output::print(&view, &resp, json))

@@ -55,7 +55,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Run => run_daemon(&dir).await,
         Command::Status { json, follow } if follow => output::follow(&dir, json).await,
         command => {
-            let mut talk = Talk { dir: &dir, local: None };
+            let mut talk = Talk {
+                dir: &dir,
+                local: None,
+            };
             args::execute(command, &mut talk).await
         }
     }
@@ -93,7 +96,9 @@ impl Talk<'_> {
                 Err(e) => return Err(e.into()),
             };
             let engine = Engine::open(self.dir, Arc::new(cloudsync_providers::Factory))
-                .with_context(|| format!("opening the database in {}", self.dir.root().display()))?;
+                .with_context(|| {
+                    format!("opening the database in {}", self.dir.root().display())
+                })?;
             self.local = Some((engine, lock));
         }
         match &self.local {
@@ -104,7 +109,8 @@ impl Talk<'_> {
 }
 
 async fn run_daemon(dir: &ConfigDir) -> anyhow::Result<u8> {
-    std::fs::create_dir_all(dir.root()).with_context(|| format!("creating {}", dir.root().display()))?;
+    std::fs::create_dir_all(dir.root())
+        .with_context(|| format!("creating {}", dir.root().display()))?;
     let engine = Arc::new(
         Engine::open(dir, Arc::new(cloudsync_providers::Factory))
             .with_context(|| format!("opening the database in {}", dir.root().display()))?,
@@ -120,13 +126,17 @@ async fn run_daemon(dir: &ConfigDir) -> anyhow::Result<u8> {
         })
     };
     let shutdown = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
         }
     };
-    eprintln!("cloudsync daemon serving {} (Ctrl-C to stop)", dir.root().display());
+    eprintln!(
+        "cloudsync daemon serving {} (Ctrl-C to stop)",
+        dir.root().display()
+    );
     let result = service::run(engine, dir, shutdown).await;
     printer.abort();
     match result {

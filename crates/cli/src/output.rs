@@ -36,7 +36,11 @@ fn s<'a>(v: &'a Value, key: &str) -> &'a str {
 
 fn time(ms: Option<i64>) -> String {
     ms.and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string())
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
         .unwrap_or_else(|| "never".into())
 }
 
@@ -47,10 +51,16 @@ pub fn print(view: &View, resp: &Response, json: bool) -> u8 {
             print_sync(&resp.data);
         }
         eprintln!("error: {}", resp.error.as_deref().unwrap_or("failed"));
-        return u8::try_from(resp.exit).ok().filter(|c| *c != 0).unwrap_or(1);
+        return u8::try_from(resp.exit)
+            .ok()
+            .filter(|c| *c != 0)
+            .unwrap_or(1);
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&resp.data).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&resp.data).unwrap_or_default()
+        );
         return 0;
     }
     let empty = Vec::new();
@@ -73,8 +83,18 @@ pub fn print(view: &View, resp: &Response, json: bool) -> u8 {
                     s(c, "name"),
                     s(c, "provider"),
                     s(c, "local_root"),
-                    c.get("remote").map(|r| r.get("path").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| r.to_string())).unwrap_or_default(),
-                    if c.get("paused").and_then(Value::as_bool).unwrap_or(false) { "paused" } else { "active" }
+                    c.get("remote")
+                        .map(|r| r
+                            .get("path")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                            .unwrap_or_else(|| r.to_string()))
+                        .unwrap_or_default(),
+                    if c.get("paused").and_then(Value::as_bool).unwrap_or(false) {
+                        "paused"
+                    } else {
+                        "active"
+                    }
                 );
             }
         }
@@ -83,7 +103,11 @@ pub fn print(view: &View, resp: &Response, json: bool) -> u8 {
                 println!("no connections");
             }
             for c in rows {
-                let reason = c.get("reason").and_then(Value::as_str).map(|r| format!(" ({r})")).unwrap_or_default();
+                let reason = c
+                    .get("reason")
+                    .and_then(Value::as_str)
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
                 println!(
                     "{}: {}{reason}; {} files in sync, {} skipped, {} conflicts; last sync {}",
                     s(c, "name"),
@@ -101,7 +125,13 @@ pub fn print(view: &View, resp: &Response, json: bool) -> u8 {
                 println!("nothing skipped");
             }
             for r in rows {
-                println!("{}\t{} side\t{}\t{}", s(r, "connection"), s(r, "side"), s(r, "path"), s(r, "reason"));
+                println!(
+                    "{}\t{} side\t{}\t{}",
+                    s(r, "connection"),
+                    s(r, "side"),
+                    s(r, "path"),
+                    s(r, "reason")
+                );
             }
         }
         View::Conflicts => {
@@ -126,10 +156,19 @@ pub fn print(view: &View, resp: &Response, json: bool) -> u8 {
                     p.get("local_files").and_then(Value::as_u64).unwrap_or(0),
                     p.get("deletes_remote").and_then(Value::as_u64).unwrap_or(0),
                     p.get("remote_files").and_then(Value::as_u64).unwrap_or(0),
-                    if p.get("approved").and_then(Value::as_bool).unwrap_or(false) { " (approved)" } else { "" }
+                    if p.get("approved").and_then(Value::as_bool).unwrap_or(false) {
+                        " (approved)"
+                    } else {
+                        ""
+                    }
                 );
             }
-            let ops = resp.data.get("ops").and_then(Value::as_array).cloned().unwrap_or_default();
+            let ops = resp
+                .data
+                .get("ops")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             if ops.is_empty() {
                 println!("nothing to do");
             }
@@ -139,7 +178,11 @@ pub fn print(view: &View, resp: &Response, json: bool) -> u8 {
         }
         View::Log => {
             for r in rows {
-                let detail = r.get("detail").and_then(Value::as_str).map(|d| format!(" ({d})")).unwrap_or_default();
+                let detail = r
+                    .get("detail")
+                    .and_then(Value::as_str)
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default();
                 println!(
                     "{}\t{}\t{}\t{}\t{} bytes{detail}",
                     time(r.get("time_ms").and_then(Value::as_i64)),
@@ -175,23 +218,53 @@ fn print_sync(data: &Value) {
 /// One human line for an event (`None` for the noisy ones).
 pub fn event_line(ev: &Event) -> Option<String> {
     Some(match ev {
-        Event::Status { connection, status, detail } => format!(
+        Event::Status {
+            connection,
+            status,
+            detail,
+        } => format!(
             "[{connection}] {status}{}",
-            detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default()
+            detail
+                .as_ref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
         ),
         Event::TransferStarted { .. } | Event::TransferProgress { .. } => return None,
-        Event::TransferFinished { connection, path, direction, bytes, ok } => format!(
+        Event::TransferFinished {
+            connection,
+            path,
+            direction,
+            bytes,
+            ok,
+        } => format!(
             "[{connection}] {direction:?} {path} {bytes} bytes{}",
             if *ok { "" } else { " FAILED" }
         ),
-        Event::Synced { connection, action, path } => format!("[{connection}] {action} {path}"),
-        Event::Skipped { connection, path, reason } => format!("[{connection}] skipped {path}: {reason}"),
-        Event::Conflict { connection, path, loser } => format!("[{connection}] conflict {path}: losing version kept as {loser}"),
-        Event::Error { connection, message } => format!(
+        Event::Synced {
+            connection,
+            action,
+            path,
+        } => format!("[{connection}] {action} {path}"),
+        Event::Skipped {
+            connection,
+            path,
+            reason,
+        } => format!("[{connection}] skipped {path}: {reason}"),
+        Event::Conflict {
+            connection,
+            path,
+            loser,
+        } => format!("[{connection}] conflict {path}: losing version kept as {loser}"),
+        Event::Error {
+            connection,
+            message,
+        } => format!(
             "[{}] error: {message}",
             connection.as_deref().unwrap_or("cloudsync")
         ),
-        Event::RoundFinished { connection, ops } => format!("[{connection}] round finished, {ops} operations"),
+        Event::RoundFinished { connection, ops } => {
+            format!("[{connection}] round finished, {ops} operations")
+        }
     })
 }
 
@@ -201,7 +274,10 @@ pub fn event_line(ev: &Event) -> Option<String> {
 /// When the daemon connection fails midway.
 pub async fn follow(dir: &ConfigDir, json: bool) -> anyhow::Result<u8> {
     let Some(mut client) = Client::connect(&dir.socket()).await else {
-        eprintln!("error: no daemon runs for {}; start one with `cloudsync run`", dir.root().display());
+        eprintln!(
+            "error: no daemon runs for {}; start one with `cloudsync run`",
+            dir.root().display()
+        );
         return Ok(1);
     };
     let status = client.call(&Request::Status).await?;

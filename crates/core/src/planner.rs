@@ -71,6 +71,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     work.mirror_moves(Side::Remote, &mut seq);
     let decisions = work.merge();
     let ops = work.settle_folders(decisions);
+    let ops = work.ensure_parents(ops);
     assemble(seq, ops)
 }
 
@@ -228,6 +229,14 @@ impl<'a> Work<'a> {
                 continue;
             }
             if descendants(self.tree(target), &dst).next().is_some() {
+                continue;
+            }
+            // A file where the destination needs a folder: the merge settles that clash.
+            if dst.ancestors().iter().any(|a| {
+                self.tree(target)
+                    .get(a)
+                    .is_some_and(|n| n.kind != Kind::Dir)
+            }) {
                 continue;
             }
             let there = there.clone();
@@ -455,21 +464,24 @@ impl<'a> Work<'a> {
                 }
                 if l.kind != r.kind {
                     // The file steps aside on its own side; the folder takes the name.
-                    let (side, node) = if l.kind == Kind::File {
-                        (Side::Local, l)
+                    let (side, node, folder) = if l.kind == Kind::File {
+                        (Side::Local, l, r)
                     } else {
-                        (Side::Remote, r)
+                        (Side::Remote, r, l)
                     };
                     let copy = self.copy_key(key);
                     let to_path = node.path.with_name(copy.name()).ok()?;
-                    return Some(Decision::Op(Op::Move {
+                    let mv = Op::Move {
                         side,
                         from_key: key.clone(),
                         to_key: copy,
-                        node,
+                        node: node.clone(),
                         to_path,
                         reason: MoveReason::KindConflict,
-                    }));
+                    };
+                    return Some(Decision::Ops(
+                        self.folder_after_move(key, side, mv, node, folder),
+                    ));
                 }
                 let resolution = self.resolution(key, &l, &r);
                 Some(Decision::Op(Op::Conflict {
@@ -551,6 +563,72 @@ impl<'a> Work<'a> {
         copy
     }
 
+    /// Adds the folders that ops creating entries on a side need there and nothing else
+    /// plans: a folder one side deleted is not deleted on the other when `no_delete` or the
+    /// mode keeps the deletion from reaching it, and a new entry below it still needs it.
+    fn ensure_parents(&self, mut ops: Vec<Op>) -> Vec<Op> {
+        let mut made: BTreeSet<(Side, RelPath)> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::MakeDir { side, key, .. } => Some((*side, key.clone())),
+                _ => None,
+            })
+            .collect();
+        let mut extra = Vec::new();
+        for op in &ops {
+            let (side, key) = match op {
+                Op::MakeDir { side, key, .. } => (*side, key),
+                Op::Upload { key, .. } => (Side::Remote, key),
+                Op::Download { key, .. } => (Side::Local, key),
+                _ => continue,
+            };
+            for anc in key.ancestors() {
+                if self.tree(side).contains_key(&anc) || made.contains(&(side, anc.clone())) {
+                    continue;
+                }
+                let Some(source) = self.tree(side.other()).get(&anc) else {
+                    continue;
+                };
+                if source.kind != Kind::Dir {
+                    continue;
+                }
+                let path = counterpart_path(self.tree(side), &anc, &source.path);
+                made.insert((side, anc.clone()));
+                extra.push(Op::MakeDir {
+                    side,
+                    key: anc,
+                    path,
+                    source: source.clone(),
+                });
+            }
+        }
+        ops.extend(extra);
+        ops
+    }
+
+    /// The ops of a kind conflict: `mv` moves the file aside on `side`, then the folder the
+    /// other side has there is made on `side` in the same plan, so the ops planned below
+    /// it (downloads, uploads, folders) find their parent.
+    fn folder_after_move(
+        &self,
+        key: &RelPath,
+        side: Side,
+        mv: Op,
+        file: Node,
+        folder: Node,
+    ) -> Vec<Op> {
+        if !self.may_change(side) {
+            return vec![mv];
+        }
+        let make = Op::MakeDir {
+            side,
+            key: key.clone(),
+            path: file.path,
+            source: folder,
+        };
+        vec![mv, make]
+    }
+
     /// Turns folder deletes into one op per folder when the whole subtree goes, or into a
     /// restore when something below must survive.
     fn settle_folders(&mut self, mut decisions: BTreeMap<RelPath, Decision>) -> Vec<Op> {
@@ -617,17 +695,16 @@ impl<'a> Work<'a> {
                 let copy = self.copy_key(&key);
                 match file.path.with_name(copy.name()) {
                     Ok(to_path) => {
-                        decisions.insert(
-                            key.clone(),
-                            Decision::Op(Op::Move {
-                                side: origin,
-                                from_key: key,
-                                to_key: copy,
-                                node: file,
-                                to_path,
-                                reason: MoveReason::KindConflict,
-                            }),
-                        );
+                        let mv = Op::Move {
+                            side: origin,
+                            from_key: key.clone(),
+                            to_key: copy,
+                            node: file.clone(),
+                            to_path,
+                            reason: MoveReason::KindConflict,
+                        };
+                        let ops = self.folder_after_move(&key, origin, mv, file, node);
+                        decisions.insert(key, Decision::Ops(ops));
                     }
                     Err(_) => {
                         decisions.remove(&key);

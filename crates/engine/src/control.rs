@@ -175,9 +175,12 @@ pub async fn handle(engine: &Engine, req: Request) -> Response {
         Request::Why { name, path } => answer(engine.why(&name, &path)),
         Request::Conflicts { name } => answer(engine.conflicts(name.as_deref())),
         Request::Resolve { name, path, choice } => answer(engine.resolve(&name, &path, choice)),
-        Request::Plan { name } => answer(engine.plan(&name).await.map(|(ops, pending)| {
-            serde_json::json!({ "ops": ops, "pending": pending })
-        })),
+        Request::Plan { name } => answer(
+            engine
+                .plan(&name)
+                .await
+                .map(|(ops, pending)| serde_json::json!({ "ops": ops, "pending": pending })),
+        ),
         Request::Approve { name } => answer(engine.approve(&name)),
         Request::Log {
             name,
@@ -198,7 +201,11 @@ async fn sync(engine: &Engine, name: Option<String>) -> Response {
     let names: Vec<String> = match name {
         Some(n) => vec![n],
         None => match engine.connections() {
-            Ok(cs) => cs.into_iter().filter(|c| !c.paused).map(|c| c.name).collect(),
+            Ok(cs) => cs
+                .into_iter()
+                .filter(|c| !c.paused)
+                .map(|c| c.name)
+                .collect(),
             Err(e) => return Response::from_error(e),
         },
     };
@@ -245,7 +252,10 @@ impl Client {
     pub async fn call(&mut self, req: &Request) -> std::io::Result<Response> {
         self.send(req).await?;
         let line = self.next_line().await?.ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "daemon closed the connection")
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "daemon closed the connection",
+            )
         })?;
         serde_json::from_str(&line).map_err(std::io::Error::other)
     }
@@ -272,7 +282,11 @@ impl Client {
 }
 
 /// Serves one client connection of the daemon.
-pub async fn serve_client(engine: Arc<Engine>, stream: UnixStream, on_change: Arc<dyn Fn(&Request) + Send + Sync>) {
+pub async fn serve_client(
+    engine: Arc<Engine>,
+    stream: UnixStream,
+    on_change: Arc<dyn Fn(&Request) + Send + Sync>,
+) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     while let Ok(Some(line)) = lines.next_line().await {
@@ -310,7 +324,10 @@ pub async fn serve_client(engine: Arc<Engine>, stream: UnixStream, on_change: Ar
     }
 }
 
-async fn write_json(w: &mut tokio::net::unix::OwnedWriteHalf, v: &impl Serialize) -> std::io::Result<()> {
+async fn write_json(
+    w: &mut tokio::net::unix::OwnedWriteHalf,
+    v: &impl Serialize,
+) -> std::io::Result<()> {
     let mut line = serde_json::to_string(v).map_err(std::io::Error::other)?;
     line.push('\n');
     w.write_all(line.as_bytes()).await

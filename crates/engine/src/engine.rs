@@ -335,6 +335,9 @@ impl Engine {
             Some(t) => t,
             None => ConnectionSync::load(&self.store, conn.id)?,
         };
+        if let Err(e) = crate::trash::purge(&conn.local_root, self.ctx.clock.now_secs()) {
+            tracing::warn!(connection = %conn.name, error = %e, "cannot purge the trash");
+        }
         let remote = self.factory.open(&conn.provider, &conn.remote)?;
         let mut sync = ConnectionSync {
             ctx: &self.ctx,
@@ -636,24 +639,11 @@ impl Engine {
         let root = &conn.local_root;
         let fs = self.ctx.fs.as_ref();
         let copy = row.copy_path.clone();
+        let day = crate::trash::day_folder(self.ctx.clock.now_secs());
         let trash = |p: &str| -> Result<(), EngineError> {
-            let from = root.join(p);
-            let to = root
-                .join(cloudsync_core::rules::TRASH_DIR)
-                .join("resolved")
-                .join(p);
-            if let Some(parent) = to.parent() {
-                fs.create_dir_all(parent)
-                    .map_err(|e| EngineError::io("create trash folder", parent, e))?;
-            }
-            let mut dest = to.clone();
-            let mut n = 2;
-            while fs.metadata(&dest).is_ok() {
-                dest = PathBuf::from(format!("{}.{n}", to.display()));
-                n += 1;
-            }
-            fs.rename_noreplace(&from, &dest)
-                .map_err(|e| EngineError::io("move to trash", &from, e))
+            crate::trash::move_to_trash(fs, root, p, &day)
+                .map(|_| ())
+                .map_err(|e| EngineError::io("move to trash", root.join(p), e))
         };
         // The copy holds the remote version for remote-to-copy, the local version for
         // local-to-copy; local-to-trash kept the local version in the trash.

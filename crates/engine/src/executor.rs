@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cloudsync_core::plan::{MoveReason, Resolution};
-use cloudsync_core::rules::TRASH_DIR;
 use cloudsync_core::{Batch, Kind, Node, Op, RelPath, Side, SyncedNode};
 use futures::StreamExt;
 
@@ -581,33 +580,14 @@ impl Executor<'_> {
 
     /// Moves a local entry into the trash; returns where it went (relative to the root).
     fn to_trash(&self, path: &RelPath) -> Result<String, Failed> {
-        let day = chrono::DateTime::from_timestamp(self.clock.now_secs(), 0)
-            .map(|t| t.format("%Y-%m-%d").to_string())
-            .unwrap_or_else(|| "unknown-date".into());
-        let base = format!("{TRASH_DIR}/{day}/{path}");
-        let from = abs(self.root, path);
-        for n in 1..1000 {
-            let rel = if n == 1 {
-                base.clone()
-            } else {
-                format!("{base}.{n}")
-            };
-            let to = self.root.join(&rel);
-            if let Some(parent) = to.parent() {
-                self.fs
-                    .create_dir_all(parent)
-                    .map_err(|e| EngineError::io("create trash folder", parent, e))?;
+        let day = crate::trash::day_folder(self.clock.now_secs());
+        match crate::trash::move_to_trash(self.fs, self.root, path.as_str(), &day) {
+            Ok(rel) => Ok(rel),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(Failed::Replan(format!("{path} vanished")))
             }
-            match self.fs.rename_noreplace(&from, &to) {
-                Ok(()) => return Ok(rel),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return Err(Failed::Replan(format!("{path} vanished")))
-                }
-                Err(e) => return Err(EngineError::io("move to trash", &from, e).into()),
-            }
+            Err(e) => Err(EngineError::io("move to trash", abs(self.root, path), e).into()),
         }
-        Err(EngineError::Invalid(format!("no free name in the trash for {path}")).into())
     }
 
     /// Renames a local entry without replacing anything.

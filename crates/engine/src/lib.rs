@@ -29,6 +29,7 @@ pub mod scan;
 pub mod service;
 pub mod store;
 pub mod sync;
+pub mod trash;
 
 pub use engine::Engine;
 pub use error::EngineError;

@@ -37,7 +37,8 @@ impl EngineLock {
     /// # Errors
     /// [`EngineError::Locked`], or I/O errors creating the lock file.
     pub fn acquire(dir: &ConfigDir) -> Result<EngineLock, EngineError> {
-        std::fs::create_dir_all(dir.root()).map_err(|e| EngineError::io("create", dir.root(), e))?;
+        std::fs::create_dir_all(dir.root())
+            .map_err(|e| EngineError::io("create", dir.root(), e))?;
         let _ = std::fs::set_permissions(dir.root(), std::fs::Permissions::from_mode(0o700));
         let path = dir.lock_file();
         let file = File::options()
@@ -85,7 +86,9 @@ pub async fn run(
         let workers = workers.clone();
         let reconcile_now = reconcile_now.clone();
         Arc::new(move |req: &Request| match req {
-            Request::Add(_) | Request::Unlink { .. } | Request::Set { .. } => reconcile_now.notify_one(),
+            Request::Add(_) | Request::Unlink { .. } | Request::Set { .. } => {
+                reconcile_now.notify_one()
+            }
             Request::Resume { name } => {
                 if let Ok(w) = workers.lock() {
                     for (n, worker) in w.iter() {
@@ -138,7 +141,9 @@ fn reconcile(engine: &Arc<Engine>, workers: &Arc<Mutex<HashMap<String, Worker>>>
         return;
     };
     w.retain(|name, worker| {
-        let keep = conns.iter().any(|c| &c.name == name && c.local_root == worker.root);
+        let keep = conns
+            .iter()
+            .any(|c| &c.name == name && c.local_root == worker.root);
         if !keep {
             worker.task.abort();
         }
@@ -164,7 +169,12 @@ fn reconcile(engine: &Arc<Engine>, workers: &Arc<Mutex<HashMap<String, Worker>>>
 }
 
 /// Sets up the watcher of one root; `None` (with a warning event) when it cannot.
-fn watch(engine: &Arc<Engine>, name: &str, root: &std::path::Path, wake: Arc<Notify>) -> Option<notify::RecommendedWatcher> {
+fn watch(
+    engine: &Arc<Engine>,
+    name: &str,
+    root: &std::path::Path,
+    wake: Arc<Notify>,
+) -> Option<notify::RecommendedWatcher> {
     let handler = move |res: notify::Result<notify::Event>| {
         if let Ok(ev) = res {
             // Our own temp files and trash moves would otherwise wake the loop forever.
@@ -190,7 +200,10 @@ fn watch(engine: &Arc<Engine>, name: &str, root: &std::path::Path, wake: Arc<Not
             let message = if limit {
                 format!("cannot watch {}: the inotify watch limit is reached (raise fs.inotify.max_user_watches); falling back to periodic rescans", root.display())
             } else {
-                format!("cannot watch {}: {e}; falling back to periodic rescans", root.display())
+                format!(
+                    "cannot watch {}: {e}; falling back to periodic rescans",
+                    root.display()
+                )
             };
             tracing::warn!("{message}");
             engine.events().emit(Event::Error {

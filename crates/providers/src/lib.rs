@@ -16,7 +16,11 @@ use cloudsync_engine::remote::{Remote, RemoteError, RemoteFactory};
 pub struct Factory;
 
 impl RemoteFactory for Factory {
-    fn open(&self, provider: &str, config: &serde_json::Value) -> Result<Arc<dyn Remote>, RemoteError> {
+    fn open(
+        &self,
+        provider: &str,
+        config: &serde_json::Value,
+    ) -> Result<Arc<dyn Remote>, RemoteError> {
         match provider {
             "local" => Ok(Arc::new(local::LocalFolder::from_config(config)?)),
             other => Err(RemoteError::Other(format!("unknown provider {other:?}"))),

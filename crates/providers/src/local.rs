@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use cloudsync_core::rules::{RuleSet, ROOT_MARKER, TRASH_DIR};
+use cloudsync_core::rules::{RuleSet, ROOT_MARKER};
 use cloudsync_core::{Capabilities, Kind, Node, RelPath, Tree};
 use cloudsync_engine::hash::HashingWriter;
 use cloudsync_engine::localfs::{EntryType, LocalFs, StdFs};
@@ -75,7 +75,10 @@ impl LocalFolder {
         if same {
             Ok(())
         } else {
-            Err(RemoteError::Changed(format!("{} changed since it was listed", node.path)))
+            Err(RemoteError::Changed(format!(
+                "{} changed since it was listed",
+                node.path
+            )))
         }
     }
 
@@ -83,7 +86,11 @@ impl LocalFolder {
         let meta = StdFs.metadata(&self.path(rel))?;
         Ok(Node {
             path: rel.clone(),
-            kind: if meta.ty == EntryType::Dir { Kind::Dir } else { Kind::File },
+            kind: if meta.ty == EntryType::Dir {
+                Kind::Dir
+            } else {
+                Kind::File
+            },
             size: meta.size,
             mtime_ns: meta.mtime_ns,
             hash,
@@ -125,7 +132,10 @@ impl Remote for LocalFolder {
             RemoteError::NotFound(format!("remote folder {}: {e}", self.root.display()))
         })?;
         if meta.ty != EntryType::Dir {
-            return Err(RemoteError::Other(format!("{} is not a folder", self.root.display())));
+            return Err(RemoteError::Other(format!(
+                "{} is not a folder",
+                self.root.display()
+            )));
         }
         let marker = self.root.join(ROOT_MARKER);
         if StdFs.metadata(&marker).is_err() {
@@ -135,6 +145,8 @@ impl Remote for LocalFolder {
     }
 
     async fn list(&self, previous: &Tree) -> Result<Listing, RemoteError> {
+        // Deletes here are permanent, so they went to the trash; it keeps them 30 days.
+        let _ = cloudsync_engine::trash::purge(&self.root, chrono::Utc::now().timestamp());
         let scanned = scan(&StdFs, &self.root, &RuleSet::default_rules(), previous)?;
         Ok(Listing {
             nodes: scanned.tree.into_values().collect(),
@@ -142,9 +154,15 @@ impl Remote for LocalFolder {
         })
     }
 
-    async fn download(&self, node: &Node, sink: &mut (dyn Write + Send)) -> Result<u64, RemoteError> {
+    async fn download(
+        &self,
+        node: &Node,
+        sink: &mut (dyn Write + Send),
+    ) -> Result<u64, RemoteError> {
         self.expect(node)?;
-        let mut file = StdFs.open_read(&self.path(&node.path)).map_err(|e| map_not_found(e, &node.path))?;
+        let mut file = StdFs
+            .open_read(&self.path(&node.path))
+            .map_err(|e| map_not_found(e, &node.path))?;
         let mut buf = vec![0u8; 256 * 1024];
         let mut total = 0u64;
         loop {
@@ -173,7 +191,9 @@ impl Remote for LocalFolder {
             std::process::id(),
             TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        let file = StdFs.create_new(&temp).map_err(|e| map_not_found(e, path))?;
+        let file = StdFs
+            .create_new(&temp)
+            .map_err(|e| map_not_found(e, path))?;
         let mut writer = HashingWriter::new(file);
         let copied = io::copy(source, &mut writer);
         let (file, hash, _) = writer.finish();
@@ -183,10 +203,14 @@ impl Remote for LocalFolder {
             return Err(e.into());
         }
         let placed = match replaces {
-            Some(old) => self
-                .expect(old)
-                .and_then(|()| StdFs.rename_replace(&temp, &target).map_err(|e| map_not_found(e, path))),
-            None => StdFs.rename_noreplace(&temp, &target).map_err(|e| map_not_found(e, path)),
+            Some(old) => self.expect(old).and_then(|()| {
+                StdFs
+                    .rename_replace(&temp, &target)
+                    .map_err(|e| map_not_found(e, path))
+            }),
+            None => StdFs
+                .rename_noreplace(&temp, &target)
+                .map_err(|e| map_not_found(e, path)),
         };
         if let Err(e) = placed {
             let _ = std::fs::remove_file(&temp);
@@ -196,7 +220,9 @@ impl Remote for LocalFolder {
     }
 
     async fn mkdir(&self, path: &RelPath) -> Result<Node, RemoteError> {
-        StdFs.create_dir(&self.path(path)).map_err(|e| map_not_found(e, path))?;
+        StdFs
+            .create_dir(&self.path(path))
+            .map_err(|e| map_not_found(e, path))?;
         self.node_at(path, None)
     }
 
@@ -210,21 +236,10 @@ impl Remote for LocalFolder {
 
     async fn delete(&self, node: &Node) -> Result<(), RemoteError> {
         self.expect(node)?;
-        let day = chrono::Utc::now().format("%Y-%m-%d");
-        let base = format!("{TRASH_DIR}/{day}/{}", node.path);
-        for n in 1..1000 {
-            let rel = if n == 1 { base.clone() } else { format!("{base}.{n}") };
-            let to = self.root.join(&rel);
-            if let Some(parent) = to.parent() {
-                StdFs.create_dir_all(parent)?;
-            }
-            match StdFs.rename_noreplace(&self.path(&node.path), &to) {
-                Ok(()) => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(map_not_found(e, &node.path)),
-            }
-        }
-        Err(RemoteError::Other(format!("no free trash name for {}", node.path)))
+        let day = cloudsync_engine::trash::day_folder(chrono::Utc::now().timestamp());
+        cloudsync_engine::trash::move_to_trash(&StdFs, &self.root, node.path.as_str(), &day)
+            .map(|_| ())
+            .map_err(|e| map_not_found(e, &node.path))
     }
 
     async fn flush(&self) -> Result<(), RemoteError> {

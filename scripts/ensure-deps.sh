@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what building and testing CloudSync needs on Debian, skipping what is present.
+# Idempotent; safe to run on every CI start.
+set -euo pipefail
+
+need_pkgs=()
+for pkg in build-essential pkg-config ca-certificates; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    need_pkgs+=("$pkg")
+  fi
+done
+if ((${#need_pkgs[@]})); then
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  echo "ensure-deps: installing ${need_pkgs[*]}"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get -o DPkg::Lock::Timeout=900 install -y -qq \
+    --no-install-recommends "${need_pkgs[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  for c in "$HOME/.cargo/bin/cargo" /usr/local/cargo/bin/cargo; do
+    if [ -x "$c" ]; then export PATH="$(dirname "$c"):$PATH"; fi
+  done
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "ensure-deps: no Rust toolchain found; install one with rustup (https://rustup.rs), Rust >= 1.85" >&2
+  exit 1
+fi

@@ -80,32 +80,64 @@ impl Talk<'_> {
             if let Some(mut client) = Client::connect(&self.dir.socket()).await {
                 return client.call(&req).await.context("talking to the daemon");
             }
-            let lock = match EngineLock::acquire(self.dir) {
-                Ok(l) => l,
-                Err(EngineError::Locked(_)) => {
-                    // A daemon is starting or its socket is gone; ask again shortly.
-                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-                    if let Some(mut client) = Client::connect(&self.dir.socket()).await {
-                        return client.call(&req).await.context("talking to the daemon");
+            if is_read_only(&req) {
+                // Reading needs no lock: SQLite lets readers in beside a writer.
+                let engine = open_engine(self.dir)?;
+                return Ok(handle(&engine, req).await);
+            }
+            let deadline = std::time::Instant::now() + LOCK_WAIT;
+            let mut told = false;
+            let lock = loop {
+                match EngineLock::acquire(self.dir) {
+                    Ok(l) => break l,
+                    Err(EngineError::Locked(_)) => {
+                        if let Some(mut client) = Client::connect(&self.dir.socket()).await {
+                            return client.call(&req).await.context("talking to the daemon");
+                        }
+                        anyhow::ensure!(
+                            std::time::Instant::now() < deadline,
+                            "another cloudsync command has held {} for {} s; try again later",
+                            self.dir.root().display(),
+                            LOCK_WAIT.as_secs()
+                        );
+                        if !told {
+                            eprintln!("waiting for another cloudsync command to finish...");
+                            told = true;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                     }
-                    anyhow::bail!(
-                        "another CloudSync engine holds {} but does not answer on its socket",
-                        self.dir.root().display()
-                    );
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
             };
-            let engine = Engine::open(self.dir, Arc::new(cloudsync_providers::Factory))
-                .with_context(|| {
-                    format!("opening the database in {}", self.dir.root().display())
-                })?;
-            self.local = Some((engine, lock));
+            self.local = Some((open_engine(self.dir)?, lock));
         }
         match &self.local {
             Some((engine, _)) => Ok(handle(engine, req).await),
             None => anyhow::bail!("no engine"),
         }
     }
+}
+
+/// How long a command waits for another one-shot command to release the engine.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Requests that only read the database.
+fn is_read_only(req: &Request) -> bool {
+    matches!(
+        req,
+        Request::Status
+            | Request::List
+            | Request::Get { .. }
+            | Request::Skipped { .. }
+            | Request::Why { .. }
+            | Request::Conflicts { .. }
+            | Request::Log { .. }
+    )
+}
+
+fn open_engine(dir: &ConfigDir) -> anyhow::Result<Engine> {
+    Engine::open(dir, Arc::new(cloudsync_providers::Factory))
+        .with_context(|| format!("opening the database in {}", dir.root().display()))
 }
 
 async fn run_daemon(dir: &ConfigDir) -> anyhow::Result<u8> {
@@ -120,7 +152,7 @@ async fn run_daemon(dir: &ConfigDir) -> anyhow::Result<u8> {
         tokio::spawn(async move {
             while let Ok(ev) = rx.recv().await {
                 if let Some(line) = output::event_line(&ev) {
-                    println!("{line}");
+                    output::write_line(format_args!("{line}"));
                 }
             }
         })
@@ -133,11 +165,9 @@ async fn run_daemon(dir: &ConfigDir) -> anyhow::Result<u8> {
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
         }
     };
-    eprintln!(
-        "cloudsync daemon serving {} (Ctrl-C to stop)",
-        dir.root().display()
-    );
-    let result = service::run(engine, dir, shutdown).await;
+    let root = dir.root().display().to_string();
+    let ready = move || eprintln!("cloudsync daemon serving {root} (Ctrl-C to stop)");
+    let result = service::run(engine, dir, shutdown, ready).await;
     printer.abort();
     match result {
         Ok(()) => Ok(0),

@@ -30,6 +30,21 @@ pub enum View {
     Log,
 }
 
+/// Writes one line to stdout; a closed pipe (`cloudsync log | head`) ends the process
+/// quietly instead of panicking.
+pub fn write_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{args}").and_then(|()| out.flush()).is_err() {
+        std::process::exit(0);
+    }
+}
+
+/// `println!` that survives a closed pipe.
+macro_rules! outln {
+    ($($t:tt)*) => { $crate::output::write_line(format_args!($($t)*)) };
+}
+
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or("")
 }
@@ -57,7 +72,7 @@ pub fn print(view: &View, resp: &Response, json: bool) -> u8 {
             .unwrap_or(1);
     }
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&resp.data).unwrap_or_default()
         );
@@ -66,19 +81,19 @@ pub fn print(view: &View, resp: &Response, json: bool) -> u8 {
     let empty = Vec::new();
     let rows = resp.data.as_array().unwrap_or(&empty);
     match view {
-        View::Message(m) => println!("{m}"),
+        View::Message(m) => outln!("{m}"),
         View::Names(verb) => {
             for n in rows {
-                println!("{verb} {}", n.as_str().unwrap_or(""));
+                outln!("{verb} {}", n.as_str().unwrap_or(""));
             }
         }
-        View::Text => println!("{}", resp.data.as_str().unwrap_or("")),
+        View::Text => outln!("{}", resp.data.as_str().unwrap_or("")),
         View::List => {
             if rows.is_empty() {
-                println!("no connections (add one with `cloudsync connection add`)");
+                outln!("no connections (add one with `cloudsync connection add`)");
             }
             for c in rows {
-                println!(
+                outln!(
                     "{}\t{}\t{} <-> {}\t{}",
                     s(c, "name"),
                     s(c, "provider"),
@@ -100,7 +115,7 @@ pub fn print(view: &View, resp: &Response, json: bool) -> u8 {
         }
         View::Status => {
             if rows.is_empty() {
-                println!("no connections");
+                outln!("no connections");
             }
             for c in rows {
                 let reason = c
@@ -108,7 +123,7 @@ pub fn print(view: &View, resp: &Response, json: bool) -> u8 {
                     .and_then(Value::as_str)
                     .map(|r| format!(" ({r})"))
                     .unwrap_or_default();
-                println!(
+                outln!(
                     "{}: {}{reason}; {} files in sync, {} skipped, {} conflicts; last sync {}",
                     s(c, "name"),
                     s(c, "state"),
@@ -122,10 +137,10 @@ pub fn print(view: &View, resp: &Response, json: bool) -> u8 {
         View::Sync => print_sync(&resp.data),
         View::Skipped => {
             if rows.is_empty() {
-                println!("nothing skipped");
+                outln!("nothing skipped");
             }
             for r in rows {
-                println!(
+                outln!(
                     "{}\t{} side\t{}\t{}",
                     s(r, "connection"),
                     s(r, "side"),
@@ -136,10 +151,10 @@ pub fn print(view: &View, resp: &Response, json: bool) -> u8 {
         }
         View::Conflicts => {
             if rows.is_empty() {
-                println!("no open conflicts");
+                outln!("no open conflicts");
             }
             for r in rows {
-                println!(
+                outln!(
                     "{}\t{}\t{}\tlosing version kept as {}",
                     s(r, "connection"),
                     time(r.get("time_ms").and_then(Value::as_i64)),
@@ -150,7 +165,7 @@ pub fn print(view: &View, resp: &Response, json: bool) -> u8 {
         }
         View::Plan => {
             if let Some(p) = resp.data.get("pending").filter(|p| !p.is_null()) {
-                println!(
+                outln!(
                     "waiting for approval: deletes {} of {} local and {} of {} remote files{}",
                     p.get("deletes_local").and_then(Value::as_u64).unwrap_or(0),
                     p.get("local_files").and_then(Value::as_u64).unwrap_or(0),
@@ -170,10 +185,10 @@ pub fn print(view: &View, resp: &Response, json: bool) -> u8 {
                 .cloned()
                 .unwrap_or_default();
             if ops.is_empty() {
-                println!("nothing to do");
+                outln!("nothing to do");
             }
             for op in ops {
-                println!("{}", op.as_str().unwrap_or(""));
+                outln!("{}", op.as_str().unwrap_or(""));
             }
         }
         View::Log => {
@@ -183,7 +198,7 @@ pub fn print(view: &View, resp: &Response, json: bool) -> u8 {
                     .and_then(Value::as_str)
                     .map(|d| format!(" ({d})"))
                     .unwrap_or_default();
-                println!(
+                outln!(
                     "{}\t{}\t{}\t{}\t{} bytes{detail}",
                     time(r.get("time_ms").and_then(Value::as_i64)),
                     s(r, "connection"),
@@ -200,12 +215,12 @@ pub fn print(view: &View, resp: &Response, json: bool) -> u8 {
 fn print_sync(data: &Value) {
     if let Some(map) = data.as_object() {
         if map.is_empty() {
-            println!("no active connections to sync");
+            outln!("no active connections to sync");
         }
         for (name, r) in map {
             match r.get("error").and_then(Value::as_str) {
-                Some(e) => println!("{name}: failed: {e}"),
-                None => println!(
+                Some(e) => outln!("{name}: failed: {e}"),
+                None => outln!(
                     "{name}: in sync ({} operations in {} rounds)",
                     r.get("ops").and_then(Value::as_u64).unwrap_or(0),
                     r.get("rounds").and_then(Value::as_u64).unwrap_or(0)
@@ -281,18 +296,24 @@ pub async fn follow(dir: &ConfigDir, json: bool) -> anyhow::Result<u8> {
         return Ok(1);
     };
     let status = client.call(&Request::Status).await?;
-    print(&View::Status, &status, json);
+    if json {
+        // One JSON document per line, like the events that follow.
+        outln!(
+            "{}",
+            serde_json::to_string(&status.data).unwrap_or_default()
+        );
+    } else {
+        print(&View::Status, &status, false);
+    }
     client.send(&Request::Follow).await?;
     while let Some(line) = client.next_line().await? {
         if json {
-            print!("{line}");
+            outln!("{}", line.trim_end());
         } else if let Ok(ev) = serde_json::from_str::<Event>(&line) {
             if let Some(l) = event_line(&ev) {
-                println!("{l}");
+                outln!("{l}");
             }
         }
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
     }
     Ok(0)
 }

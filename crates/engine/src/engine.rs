@@ -378,11 +378,14 @@ impl Engine {
                 s.set_state(conn.id, ConnState::Ok, None)?;
                 s.set_last_sync(conn.id, now)?;
                 drop(s);
-                self.ctx.events.emit(Event::Status {
-                    connection: conn.name.clone(),
-                    status: "idle".into(),
-                    detail: None,
-                });
+                // Only a change of state is news; a quiet poll says nothing.
+                if summary.ops > 0 || conn.state != ConnState::Ok {
+                    self.ctx.events.emit(Event::Status {
+                        connection: conn.name.clone(),
+                        status: "idle".into(),
+                        detail: None,
+                    });
+                }
                 Ok(summary)
             }
             Ok(()) => {

@@ -71,9 +71,28 @@ pub async fn run(
     engine: Arc<Engine>,
     dir: &ConfigDir,
     shutdown: impl std::future::Future<Output = ()>,
+    ready: impl FnOnce(),
 ) -> Result<(), EngineError> {
-    let _lock = EngineLock::acquire(dir)?;
     let socket = dir.socket();
+    let mut waited = false;
+    let _lock = loop {
+        match EngineLock::acquire(dir) {
+            Ok(l) => break l,
+            Err(EngineError::Locked(p)) => {
+                // A daemon answers on its socket; a one-shot command does not, and is
+                // waited for.
+                if crate::control::Client::connect(&socket).await.is_some() {
+                    return Err(EngineError::Locked(p));
+                }
+                if !waited {
+                    tracing::warn!("waiting for a running cloudsync command to finish");
+                    waited = true;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    };
     // Holding the lock proves any socket file left here is stale.
     let _ = std::fs::remove_file(&socket);
     let listener = UnixListener::bind(&socket).map_err(|e| EngineError::io("bind", &socket, e))?;
@@ -86,8 +105,15 @@ pub async fn run(
         let workers = workers.clone();
         let reconcile_now = reconcile_now.clone();
         Arc::new(move |req: &Request| match req {
-            Request::Add(_) | Request::Unlink { .. } | Request::Set { .. } => {
-                reconcile_now.notify_one()
+            Request::Add(_) | Request::Unlink { .. } => reconcile_now.notify_one(),
+            Request::Set { name, .. } => {
+                // The worker may be sleeping out the old poll interval or schedule.
+                if let Ok(w) = workers.lock() {
+                    if let Some(worker) = w.get(name) {
+                        worker.wake.notify_one();
+                    }
+                }
+                reconcile_now.notify_one();
             }
             Request::Resume { name } => {
                 if let Ok(w) = workers.lock() {
@@ -110,6 +136,7 @@ pub async fn run(
         })
     };
     tracing::info!(socket = %socket.display(), "daemon running");
+    ready();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -177,6 +204,13 @@ fn watch(
 ) -> Option<notify::RecommendedWatcher> {
     let handler = move |res: notify::Result<notify::Event>| {
         if let Ok(ev) = res {
+            // Opening or reading changes nothing (and our own scan does both, which would
+            // wake the loop forever); a file closed after writing does.
+            if let notify::EventKind::Access(kind) = ev.kind {
+                if kind != notify::event::AccessKind::Close(notify::event::AccessMode::Write) {
+                    return;
+                }
+            }
             // Our own temp files and trash moves would otherwise wake the loop forever.
             let ours = ev.paths.iter().all(|p| {
                 p.components().any(|c| {

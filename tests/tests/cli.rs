@@ -1635,7 +1635,9 @@ fn an_idle_daemon_stays_idle() {
     // and reads) must not count as a local change.
     let before = last_sync(&env, "quiet");
     let daemon = Daemon::start(&env);
-    daemon.wait("the daemon's first sync", || last_sync(&env, "quiet") > before);
+    daemon.wait("the daemon's first sync", || {
+        last_sync(&env, "quiet") > before
+    });
     let first = last_sync(&env, "quiet");
     thread::sleep(Duration::from_secs(3));
     assert_eq!(

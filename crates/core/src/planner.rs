@@ -15,7 +15,7 @@
 //! folder creations by depth, then transfers and records. Ops within a batch touch
 //! disjoint paths, so they commute.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::capabilities::Capabilities;
 use crate::names;
@@ -83,6 +83,9 @@ struct Work<'a> {
     synced: SyncedTree,
     /// Conflict copy names handed out in this plan.
     taken: BTreeSet<RelPath>,
+    /// Keys renamed by the tail-character rule: they sit out this plan, but a folder
+    /// holding one is not deleted as a whole.
+    renamed: Vec<RelPath>,
 }
 
 impl<'a> Work<'a> {
@@ -102,6 +105,7 @@ impl<'a> Work<'a> {
             remote,
             synced,
             taken: BTreeSet::new(),
+            renamed: Vec::new(),
         }
     }
 
@@ -164,6 +168,7 @@ impl<'a> Work<'a> {
             remove_subtree(&mut self.synced, &key);
             renamed.push(key);
         }
+        self.renamed.extend(renamed);
     }
 
     fn exists_anywhere(&self, key: &RelPath) -> bool {
@@ -201,6 +206,9 @@ impl<'a> Work<'a> {
                 continue;
             };
             if moved.kind != s.kind() || self.synced.contains_key(dst) {
+                continue;
+            }
+            if !plausibly_moved(&self.synced, self.tree(origin), origin, key, dst, moved) {
                 continue;
             }
             candidates.push((key.clone(), dst.clone()));
@@ -357,6 +365,16 @@ impl<'a> Work<'a> {
         there: Option<Node>,
     ) -> Option<Decision> {
         let target = origin.other();
+        if let (Some(n), Some(t)) = (&now, &there) {
+            if n.kind != t.kind && (self.input.settings.no_delete || !self.may_change(target)) {
+                // The old entry may not be replaced, so file and folder clash for the name.
+                let (l, r) = match origin {
+                    Side::Local => (n.clone(), t.clone()),
+                    Side::Remote => (t.clone(), n.clone()),
+                };
+                return self.kind_clash(key, l, r);
+            }
+        }
         if !self.may_change(target) {
             return None;
         }
@@ -463,25 +481,7 @@ impl<'a> Work<'a> {
                     }));
                 }
                 if l.kind != r.kind {
-                    // The file steps aside on its own side; the folder takes the name.
-                    let (side, node, folder) = if l.kind == Kind::File {
-                        (Side::Local, l, r)
-                    } else {
-                        (Side::Remote, r, l)
-                    };
-                    let copy = self.copy_key(key);
-                    let to_path = node.path.with_name(copy.name()).ok()?;
-                    let mv = Op::Move {
-                        side,
-                        from_key: key.clone(),
-                        to_key: copy,
-                        node: node.clone(),
-                        to_path,
-                        reason: MoveReason::KindConflict,
-                    };
-                    return Some(Decision::Ops(
-                        self.folder_after_move(key, side, mv, node, folder),
-                    ));
+                    return self.kind_clash(key, l, r);
                 }
                 let resolution = self.resolution(key, &l, &r);
                 Some(Decision::Op(Op::Conflict {
@@ -492,6 +492,29 @@ impl<'a> Work<'a> {
                 }))
             }
         }
+    }
+
+    /// A file on one side where the other has a folder: the file steps aside on its own
+    /// side; the folder takes the name.
+    fn kind_clash(&mut self, key: &RelPath, l: Node, r: Node) -> Option<Decision> {
+        let (side, node, folder) = if l.kind == Kind::File {
+            (Side::Local, l, r)
+        } else {
+            (Side::Remote, r, l)
+        };
+        let copy = self.copy_key(key);
+        let to_path = node.path.with_name(copy.name()).ok()?;
+        let mv = Op::Move {
+            side,
+            from_key: key.clone(),
+            to_key: copy,
+            node: node.clone(),
+            to_path,
+            reason: MoveReason::KindConflict,
+        };
+        Some(Decision::Ops(
+            self.folder_after_move(key, side, mv, node, folder),
+        ))
     }
 
     /// One side deleted, the other (`editor`) edited: the edit is restored on the
@@ -567,7 +590,7 @@ impl<'a> Work<'a> {
     /// plans: a folder one side deleted is not deleted on the other when `no_delete` or the
     /// mode keeps the deletion from reaching it, and a new entry below it still needs it.
     fn ensure_parents(&self, mut ops: Vec<Op>) -> Vec<Op> {
-        let mut made: BTreeSet<(Side, RelPath)> = ops
+        let mut made: HashSet<(Side, RelPath)> = ops
             .iter()
             .filter_map(|op| match op {
                 Op::MakeDir { side, key, .. } => Some((*side, key.clone())),
@@ -654,7 +677,12 @@ impl<'a> Work<'a> {
             }
             // Keys below that neither changed nor are decided still exist on `side`
             // unchanged: the deletion covers them. Ignored (skipped) entries do not.
-            let hides_ignored = self.input.ignored.iter().any(|i| i.is_below(&key));
+            let hides_ignored = self
+                .input
+                .ignored
+                .iter()
+                .chain(&self.renamed)
+                .any(|i| i.is_below(&key));
             if whole && !hides_ignored {
                 let below: Vec<RelPath> = descendants(&decisions, &key)
                     .map(|(k, _)| k.clone())
@@ -734,6 +762,34 @@ impl<'a> Work<'a> {
                 Decision::DeleteDir { .. } => Vec::new(),
             })
             .collect()
+    }
+}
+
+/// True when `moved` (at `dst` on `origin`, with the id the synced entry at `key` had there)
+/// is that entry moved, not a new one that got its id: file systems give a deleted file's
+/// inode number to the next new entry at once. A moved file keeps its content; a moved
+/// folder keeps at least one of its synced entries (an empty one cannot be told apart).
+fn plausibly_moved(
+    synced: &SyncedTree,
+    tree: &Tree,
+    origin: Side,
+    key: &RelPath,
+    dst: &RelPath,
+    moved: &Node,
+) -> bool {
+    let Some(s) = synced.get(key) else {
+        return false;
+    };
+    match moved.kind {
+        Kind::File => moved.same_version(s.side(origin)),
+        Kind::Dir => {
+            let ids: HashSet<&str> = descendants(synced, key)
+                .filter_map(|(_, sn)| sn.side(origin).id.as_deref())
+                .collect();
+            ids.is_empty()
+                || descendants(tree, dst)
+                    .any(|(_, n)| n.id.as_deref().is_some_and(|id| ids.contains(id)))
+        }
     }
 }
 

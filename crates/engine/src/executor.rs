@@ -146,6 +146,16 @@ impl Executor<'_> {
         if !staged.is_empty() {
             self.commit_staged(staged, &mut out);
         }
+        // The durability barrier: the batch's local changes are on disk before the caller
+        // records its effects. If it fails, nothing of the batch is recorded (the store
+        // must never be ahead of the disk); the next round observes what is really there.
+        if batch.ops.iter().any(changes_local) {
+            if let Err(e) = self.fs.sync(self.root) {
+                out.effects.clear();
+                let e = EngineError::io("sync", self.root, e);
+                self.record_failure(&mut out, String::new(), e);
+            }
+        }
         if let Err(e) = self.remote.flush().await {
             self.record_failure(&mut out, String::new(), e.into());
         }
@@ -204,9 +214,7 @@ impl Executor<'_> {
                 }
             }
         }
-        if let Err(e) = self.fs.sync(self.root) {
-            self.record_failure(out, String::new(), EngineError::io("sync", self.root, e));
-        }
+        // The renames become durable at the batch's barrier in `run_batch`.
     }
 
     /// Renames a durable temp file into place after re-checking the target.
@@ -801,6 +809,17 @@ impl Executor<'_> {
             action: action.as_str().to_string(),
             path: path.to_string(),
         });
+    }
+}
+
+/// True for ops that change the local side (and so need the batch's durability barrier).
+fn changes_local(op: &Op) -> bool {
+    match op {
+        Op::MakeDir { side, .. } | Op::Delete { side, .. } | Op::Move { side, .. } => {
+            *side == Side::Local
+        }
+        Op::Download { .. } | Op::Conflict { .. } => true,
+        Op::Upload { .. } | Op::Record { .. } | Op::Forget { .. } => false,
     }
 }
 

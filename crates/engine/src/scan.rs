@@ -130,7 +130,11 @@ pub fn scan(
             let node = match kind {
                 Kind::Dir => {
                     stack.push(Some(path.clone()));
-                    Node::dir(path, id)
+                    // The mtime dates a tail-character rename of the folder.
+                    Node {
+                        mtime_ns: entry.meta.mtime_ns,
+                        ..Node::dir(path, id)
+                    }
                 }
                 Kind::File => {
                     let known = previous.get(&key).filter(|p| {

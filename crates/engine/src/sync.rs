@@ -209,6 +209,8 @@ impl ConnectionSync<'_> {
             .skipped
             .iter()
             .chain(remote_skipped.iter())
+            // A Unicode clash shares its key with the entry that is synced.
+            .filter(|(_, rule)| !matches!(rule, SkipRule::UnicodeClash { .. }))
             .map(|(p, _)| p.key())
             .collect();
         self.trees.observe(Side::Local, scanned.tree);

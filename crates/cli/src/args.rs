@@ -27,6 +27,8 @@ pub struct Cli {
 }
 
 /// Commands.
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Add, change or list connections.
@@ -214,6 +216,8 @@ pub enum ConflictArg {
 }
 
 /// Conflict choice.
+// The variant names are the command-line words (keep-local, ...).
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ChoiceArg {
     /// Keep the local version.

@@ -307,23 +307,12 @@ impl Executor<'_> {
                 replaces,
             } => {
                 let mut done = Done::default();
-                let uploaded = self.upload(local, remote_path, replaces.as_ref()).await?;
-                done.effects
-                    .push(Effect::Put(Side::Remote, key.clone(), uploaded.1.clone()));
-                done.effects.push(Effect::PutSynced(
-                    key.clone(),
-                    SyncedNode {
-                        local: uploaded.0,
-                        remote: uploaded.1.clone(),
-                    },
-                ));
-                done.activity.push(self.activity(
-                    Action::Upload,
-                    &uploaded.1.path,
-                    uploaded.1.size,
-                    None,
-                ));
-                self.synced_event(Action::Upload, uploaded.1.path.as_str());
+                let (sent, uploaded) = self.upload(local, remote_path, replaces.as_ref()).await?;
+                let (path, size) = (uploaded.path.clone(), uploaded.size);
+                done.effects.extend(uploaded_effects(key, sent, uploaded));
+                done.activity
+                    .push(self.activity(Action::Upload, &path, size, None));
+                self.synced_event(Action::Upload, path.as_str());
                 Ok(done)
             }
             Op::Download {
@@ -448,13 +437,13 @@ impl Executor<'_> {
             direction: Direction::Upload,
             bytes: local.size,
         });
-        let mut reader = HashingReader::new(ProgressReader {
-            inner: ThrottledReader::new(file, self.up.clone()),
-            done: 0,
-            total: local.size,
-            path: local.path.as_str(),
-            exec: self,
-        });
+        let mut reader = HashingReader::new(Progress::new(
+            ThrottledReader::new(file, self.up.clone()),
+            local.size,
+            local.path.as_str(),
+            Direction::Upload,
+            self,
+        ));
         let result = self
             .remote
             .upload(
@@ -512,11 +501,18 @@ impl Executor<'_> {
             direction: Direction::Download,
             bytes: remote.size,
         });
-        let mut writer = HashingWriter::new(ThrottledWriter::new(file, self.down.clone()));
+        let mut writer = HashingWriter::new(Progress::new(
+            ThrottledWriter::new(file, self.down.clone()),
+            remote.size,
+            local_path.as_str(),
+            Direction::Download,
+            self,
+        ));
         let result = self.remote.download(remote, &mut writer).await;
         let (inner, hash, bytes) = writer.finish();
         let finished = result.map_err(Failed::from).and_then(|_| {
             inner
+                .into_inner()
                 .into_inner()
                 .finish(Some(remote.mtime_ns).filter(|t| *t > 0))
                 .map_err(|e| EngineError::io("write", &temp, e).into())
@@ -663,24 +659,14 @@ impl Executor<'_> {
         let (copy_path, loser, policy) = match resolution {
             Resolution::OverwriteRemote => {
                 let (sent, uploaded) = self.upload(local, &remote.path, Some(remote)).await?;
-                done.effects
-                    .push(Effect::Put(Side::Remote, key.clone(), uploaded.clone()));
-                done.effects.push(Effect::PutSynced(
-                    key.clone(),
-                    SyncedNode {
-                        local: sent,
-                        remote: uploaded,
-                    },
-                ));
+                done.effects.extend(uploaded_effects(key, sent, uploaded));
                 (None, "remote revision".to_string(), "overwrite-remote")
             }
             Resolution::RemoteToCopy {
                 copy,
                 download_copy,
             } => {
-                let remote_copy_path = remote.path.with_name(copy.name()).map_err(|e| {
-                    EngineError::Invalid(format!("conflict copy name for {key}: {e}"))
-                })?;
+                let remote_copy_path = copy_beside(&remote.path, copy)?;
                 // Local is checked first so nothing moves remotely if the plan is stale.
                 self.expect_local(&local.path, local)?;
                 let moved = self.remote.rename(remote, &remote_copy_path).await?;
@@ -688,19 +674,9 @@ impl Executor<'_> {
                 done.effects
                     .push(Effect::Put(Side::Remote, copy.clone(), moved.clone()));
                 let (sent, uploaded) = self.upload(local, &remote.path, None).await?;
-                done.effects
-                    .push(Effect::Put(Side::Remote, key.clone(), uploaded.clone()));
-                done.effects.push(Effect::PutSynced(
-                    key.clone(),
-                    SyncedNode {
-                        local: sent,
-                        remote: uploaded,
-                    },
-                ));
+                done.effects.extend(uploaded_effects(key, sent, uploaded));
                 if *download_copy {
-                    let local_copy = local.path.with_name(copy.name()).map_err(|e| {
-                        EngineError::Invalid(format!("conflict copy name for {key}: {e}"))
-                    })?;
+                    let local_copy = copy_beside(&local.path, copy)?;
                     done.staged.push(
                         self.download(copy, &moved, &local_copy, None, false)
                             .await?,
@@ -713,9 +689,7 @@ impl Executor<'_> {
                 )
             }
             Resolution::LocalToCopy { copy, upload_copy } => {
-                let local_copy = local.path.with_name(copy.name()).map_err(|e| {
-                    EngineError::Invalid(format!("conflict copy name for {key}: {e}"))
-                })?;
+                let local_copy = copy_beside(&local.path, copy)?;
                 self.local_rename(local, &local_copy)?;
                 let mut moved = local.clone();
                 moved.path = local_copy.clone();
@@ -723,19 +697,9 @@ impl Executor<'_> {
                 done.effects
                     .push(Effect::Put(Side::Local, copy.clone(), moved.clone()));
                 if *upload_copy {
-                    let remote_copy = remote.path.with_name(copy.name()).map_err(|e| {
-                        EngineError::Invalid(format!("conflict copy name for {key}: {e}"))
-                    })?;
+                    let remote_copy = copy_beside(&remote.path, copy)?;
                     let (sent, uploaded) = self.upload(&moved, &remote_copy, None).await?;
-                    done.effects
-                        .push(Effect::Put(Side::Remote, copy.clone(), uploaded.clone()));
-                    done.effects.push(Effect::PutSynced(
-                        copy.clone(),
-                        SyncedNode {
-                            local: sent,
-                            remote: uploaded,
-                        },
-                    ));
+                    done.effects.extend(uploaded_effects(copy, sent, uploaded));
                 }
                 done.staged
                     .push(self.download(key, remote, &local.path, None, false).await?);
@@ -825,30 +789,88 @@ fn changes_local(op: &Op) -> bool {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Reports upload progress (at most every 1 MiB) while reading.
-struct ProgressReader<'a, R> {
-    inner: R,
+/// The tree changes of a finished upload: the remote node, and both versions as synced.
+fn uploaded_effects(key: &RelPath, sent: Node, uploaded: Node) -> [Effect; 2] {
+    [
+        Effect::Put(Side::Remote, key.clone(), uploaded.clone()),
+        Effect::PutSynced(
+            key.clone(),
+            SyncedNode {
+                local: sent,
+                remote: uploaded,
+            },
+        ),
+    ]
+}
+
+/// The conflicted copy's path beside `path` (same folder, the copy's name).
+fn copy_beside(path: &RelPath, copy: &RelPath) -> Result<RelPath, Failed> {
+    path.with_name(copy.name())
+        .map_err(|e| EngineError::Invalid(format!("conflict copy name for {path}: {e}")).into())
+}
+
+/// Reports transfer progress (every MiB, for files over 4 MiB) as bytes pass through.
+struct Progress<'a, T> {
+    inner: T,
     done: u64,
     total: u64,
     path: &'a str,
+    direction: Direction,
     exec: &'a Executor<'a>,
 }
 
-impl<R: Read> Read for ProgressReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+impl<'a, T> Progress<'a, T> {
+    fn new(
+        inner: T,
+        total: u64,
+        path: &'a str,
+        direction: Direction,
+        exec: &'a Executor<'a>,
+    ) -> Self {
+        Progress {
+            inner,
+            done: 0,
+            total,
+            path,
+            direction,
+            exec,
+        }
+    }
+
+    fn into_inner(self) -> T {
+        self.inner
+    }
+
+    fn advance(&mut self, n: usize) {
         let before = self.done;
-        let after = before + n as u64;
-        self.done = after;
-        if self.total > 4 << 20 && before >> 20 != after >> 20 {
+        self.done += n as u64;
+        if self.total > 4 << 20 && before >> 20 != self.done >> 20 {
             self.exec.events.emit(Event::TransferProgress {
                 connection: self.exec.connection.to_string(),
                 path: self.path.to_string(),
-                direction: Direction::Upload,
-                done: after,
+                direction: self.direction,
+                done: self.done,
                 total: self.total,
             });
         }
+    }
+}
+
+impl<R: Read> Read for Progress<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.advance(n);
         Ok(n)
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Progress<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.advance(n);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }

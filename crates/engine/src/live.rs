@@ -49,6 +49,9 @@ pub struct LiveTrees {
     pub remote: Tree,
     /// Synced tree.
     pub synced: SyncedTree,
+    /// Entries known to be skipped (side, path), once loaded; used to announce only
+    /// newly skipped entries.
+    pub skipped: Option<BTreeSet<(Side, String)>>,
     dirty_local: BTreeSet<RelPath>,
     dirty_remote: BTreeSet<RelPath>,
     dirty_synced: BTreeSet<RelPath>,

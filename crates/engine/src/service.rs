@@ -95,7 +95,11 @@ pub async fn run(
     };
     // Holding the lock proves any socket file left here is stale.
     let _ = std::fs::remove_file(&socket);
-    let listener = UnixListener::bind(&socket).map_err(|e| EngineError::io("bind", &socket, e))?;
+    // Created owner-only from the start (no window before the chmod below).
+    let old_mask = rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o177));
+    let bound = UnixListener::bind(&socket);
+    rustix::process::umask(old_mask);
+    let listener = bound.map_err(|e| EngineError::io("bind", &socket, e))?;
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| EngineError::io("chmod", &socket, e))?;
     let workers: Arc<Mutex<HashMap<String, Worker>>> = Arc::new(Mutex::new(HashMap::new()));

@@ -215,6 +215,7 @@ impl ConnectionSync<'_> {
             .collect();
         self.trees.observe(Side::Local, scanned.tree);
         self.trees.observe(Side::Remote, remote_tree);
+        self.announce_skipped(&scanned.skipped, &remote_skipped)?;
         {
             let conn = self.conn.id;
             let mut s = lock(self.store)?;
@@ -236,6 +237,38 @@ impl ConnectionSync<'_> {
             now_secs: self.ctx.clock.now_secs(),
             ignored: &ignored,
         }))
+    }
+
+    /// Emits a `skipped` event for each entry newly left out (not for those already known,
+    /// also across restarts: the first round starts from the stored list).
+    fn announce_skipped(
+        &mut self,
+        local: &[(RelPath, SkipRule)],
+        remote: &[(RelPath, SkipRule)],
+    ) -> Result<(), EngineError> {
+        if self.trees.skipped.is_none() {
+            let rows = lock(self.store)?.skipped(Some(self.conn.id))?;
+            self.trees.skipped = Some(rows.into_iter().map(|r| (r.side, r.path)).collect());
+        }
+        let now: BTreeSet<(Side, String)> = local
+            .iter()
+            .map(|(p, _)| (Side::Local, p.to_string()))
+            .chain(remote.iter().map(|(p, _)| (Side::Remote, p.to_string())))
+            .collect();
+        let known = self.trees.skipped.get_or_insert_with(BTreeSet::new);
+        for (side, items) in [(Side::Local, local), (Side::Remote, remote)] {
+            for (path, rule) in items {
+                if !known.contains(&(side, path.to_string())) {
+                    self.ctx.events.emit(Event::Skipped {
+                        connection: self.conn.name.clone(),
+                        path: path.to_string(),
+                        reason: format!("{rule} ({side} side)"),
+                    });
+                }
+            }
+        }
+        *known = now;
+        Ok(())
     }
 
     /// The mass-delete guard: `Some(summary)` when the plan needs approval first.

@@ -16,6 +16,8 @@ step "lints"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
 step "unit, property, scenario and process tests"
+# The process tests run the real `cloudsync` binary, which `cargo test` does not build.
+cargo build --locked -p cloudsync-cli
 cargo test --locked --workspace
 
 step "deterministic simulation (release)"

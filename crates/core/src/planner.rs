@@ -326,11 +326,19 @@ impl<'a> Work<'a> {
 
     /// The three-way merge, key by key.
     fn merge(&mut self) -> BTreeMap<RelPath, Decision> {
+        // Most keys are unchanged on both sides: find the others by reference first, so a
+        // no-op plan of a large tree copies nothing.
+        let changed_at = |key: &RelPath| {
+            let s = self.synced.get(key);
+            changed(self.local.get(key), s.map(|s| &s.local))
+                || changed(self.remote.get(key), s.map(|s| &s.remote))
+        };
         let keys: BTreeSet<RelPath> = self
-            .local
+            .synced
             .keys()
-            .chain(self.remote.keys())
-            .chain(self.synced.keys())
+            .chain(self.local.keys().filter(|k| !self.synced.contains_key(*k)))
+            .chain(self.remote.keys().filter(|k| !self.synced.contains_key(*k)))
+            .filter(|k| changed_at(k))
             .cloned()
             .collect();
         let mut out = BTreeMap::new();

@@ -182,3 +182,53 @@ pub fn scan(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::localfs::StdFs;
+
+    #[test]
+    fn links_and_special_files_are_skipped_with_their_reason() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        std::fs::write(root.join("real.txt"), "data").expect("write");
+        std::fs::create_dir(root.join("sub")).expect("mkdir");
+        std::os::unix::fs::symlink("/etc", root.join("link-to-etc")).expect("symlink");
+        std::os::unix::fs::symlink("real.txt", root.join("sub/link.txt")).expect("symlink");
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(root.join("pipe"))
+            .status()
+            .expect("running mkfifo");
+        assert!(fifo.success());
+        let _socket = std::os::unix::net::UnixListener::bind(root.join("sock")).expect("socket");
+        std::fs::write(root.join(ROOT_MARKER), "").expect("marker");
+        std::fs::write(root.join(format!("{TEMP_PREFIX}1-2")), "partial").expect("temp");
+
+        let out = scan(&StdFs, root, &RuleSet::default_rules(), &Tree::new()).expect("scan");
+        let keys: Vec<&str> = out.tree.keys().map(|k| k.as_str()).collect();
+        assert_eq!(keys, ["real.txt", "sub"]);
+        let mut skipped: Vec<(String, &str)> = out
+            .skipped
+            .iter()
+            .map(|(p, r)| (p.to_string(), r.code()))
+            .collect();
+        skipped.sort();
+        assert_eq!(
+            skipped,
+            [
+                ("link-to-etc".to_string(), "symlink"),
+                ("pipe".to_string(), "special-file"),
+                ("sock".to_string(), "special-file"),
+                ("sub/link.txt".to_string(), "symlink"),
+            ]
+        );
+        assert_eq!(out.stale_temps.len(), 1, "the leftover temp file is reported for cleanup");
+        assert_eq!(out.hashed, 1);
+
+        // A second scan trusts size, mtime and inode: nothing is hashed again.
+        let again = scan(&StdFs, root, &RuleSet::default_rules(), &out.tree).expect("rescan");
+        assert_eq!(again.hashed, 0);
+        assert_eq!(again.tree, out.tree);
+    }
+}

@@ -97,10 +97,11 @@ pub fn run_seed(seed: u64) -> Result<Coverage, String> {
 
 /// Runs one seed and also returns the log of every step and engine action.
 pub fn run_seed_with_log(seed: u64) -> (Result<Coverage, String>, Vec<String>) {
-    // One thread, so a seed replays the same interleaving. (Paused time would need tokio's
-    // `test-util` feature; the only sleeps are the executor's retry back-offs.)
+    // One thread, so a seed replays the same interleaving; paused time, so the engine's
+    // retry back-offs pass instantly and in a fixed order.
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_time()
+        .start_paused(true)
         .build()
     {
         Ok(rt) => rt,

@@ -223,7 +223,11 @@ mod tests {
                 ("sub/link.txt".to_string(), "symlink"),
             ]
         );
-        assert_eq!(out.stale_temps.len(), 1, "the leftover temp file is reported for cleanup");
+        assert_eq!(
+            out.stale_temps.len(),
+            1,
+            "the leftover temp file is reported for cleanup"
+        );
         assert_eq!(out.hashed, 1);
 
         // A second scan trusts size, mtime and inode: nothing is hashed again.

@@ -245,16 +245,14 @@ pub fn event_line(ev: &Event) -> Option<String> {
                 .unwrap_or_default()
         ),
         Event::TransferStarted { .. } | Event::TransferProgress { .. } => return None,
+        // A finished transfer is reported by its `synced` event; only failures add news.
+        Event::TransferFinished { ok: true, .. } => return None,
         Event::TransferFinished {
             connection,
             path,
             direction,
-            bytes,
-            ok,
-        } => format!(
-            "[{connection}] {direction:?} {path} {bytes} bytes{}",
-            if *ok { "" } else { " FAILED" }
-        ),
+            ..
+        } => format!("[{connection}] {direction:?} of {path} failed"),
         Event::Synced {
             connection,
             action,

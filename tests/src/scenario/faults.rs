@@ -1,10 +1,12 @@
 //! A remote factory that wraps the real providers and can make a transfer stall forever
 //! after a number of bytes, so the runner can drop a sync in the middle of a transfer:
-//! what is on disk then is what a killed process leaves behind.
+//! what is on disk then is what a killed process leaves behind. It can also make every
+//! transfer take a while (as on a network) and count how many run at once.
 
 use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use cloudsync_core::{Capabilities, Node, RelPath, Tree};
@@ -18,6 +20,12 @@ pub struct Faults {
     stall_after: AtomicU64,
     /// Notified once a transfer stalled.
     pub stalled: Notify,
+    /// Milliseconds every transfer waits before it starts (0: none).
+    pub transfer_delay_ms: AtomicU64,
+    /// Transfers running now.
+    in_flight: AtomicUsize,
+    /// The most transfers seen running at once.
+    pub max_in_flight: AtomicUsize,
 }
 
 impl Faults {
@@ -36,6 +44,19 @@ impl Faults {
             0 => None,
             n => Some(n),
         }
+    }
+
+    /// Runs a transfer, counting it as in flight and applying the delay.
+    async fn metered<T>(&self, transfer: impl std::future::Future<Output = T>) -> T {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        let delay = self.transfer_delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        let out = transfer.await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        out
     }
 
     /// Called by a transfer that reached the limit: signals and never returns.
@@ -139,6 +160,49 @@ impl Remote for Faulty {
         node: &Node,
         sink: &mut (dyn Write + Send),
     ) -> Result<u64, RemoteError> {
+        self.faults.metered(self.download_limited(node, sink)).await
+    }
+
+    async fn upload(
+        &self,
+        path: &RelPath,
+        source: &mut (dyn Read + Send),
+        size: u64,
+        mtime_ns: i64,
+        replaces: Option<&Node>,
+    ) -> Result<Node, RemoteError> {
+        self.faults
+            .metered(self.upload_limited(path, source, size, mtime_ns, replaces))
+            .await
+    }
+
+    async fn mkdir(&self, path: &RelPath) -> Result<Node, RemoteError> {
+        self.inner.mkdir(path).await
+    }
+
+    async fn rename(&self, node: &Node, to: &RelPath) -> Result<Node, RemoteError> {
+        self.inner.rename(node, to).await
+    }
+
+    async fn delete(&self, node: &Node) -> Result<(), RemoteError> {
+        self.inner.delete(node).await
+    }
+
+    async fn prepare_root(&self) -> Result<(), RemoteError> {
+        self.inner.prepare_root().await
+    }
+
+    async fn flush(&self) -> Result<(), RemoteError> {
+        self.inner.flush().await
+    }
+}
+
+impl Faulty {
+    async fn download_limited(
+        &self,
+        node: &Node,
+        sink: &mut (dyn Write + Send),
+    ) -> Result<u64, RemoteError> {
         let Some(limit) = self.faults.armed().filter(|&n| n < node.size) else {
             return self.inner.download(node, sink).await;
         };
@@ -155,7 +219,7 @@ impl Remote for Faulty {
         result
     }
 
-    async fn upload(
+    async fn upload_limited(
         &self,
         path: &RelPath,
         source: &mut (dyn Read + Send),
@@ -182,25 +246,5 @@ impl Remote for Faulty {
             self.faults.stall().await;
         }
         result
-    }
-
-    async fn mkdir(&self, path: &RelPath) -> Result<Node, RemoteError> {
-        self.inner.mkdir(path).await
-    }
-
-    async fn rename(&self, node: &Node, to: &RelPath) -> Result<Node, RemoteError> {
-        self.inner.rename(node, to).await
-    }
-
-    async fn delete(&self, node: &Node) -> Result<(), RemoteError> {
-        self.inner.delete(node).await
-    }
-
-    async fn prepare_root(&self) -> Result<(), RemoteError> {
-        self.inner.prepare_root().await
-    }
-
-    async fn flush(&self) -> Result<(), RemoteError> {
-        self.inner.flush().await
     }
 }

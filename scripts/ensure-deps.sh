@@ -4,7 +4,8 @@
 set -euo pipefail
 
 need_pkgs=()
-for pkg in build-essential pkg-config ca-certificates; do
+# rclone: its `serve webdav` is a real WebDAV server for the WebDAV backend's tests.
+for pkg in build-essential pkg-config ca-certificates rclone; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
     need_pkgs+=("$pkg")
   fi

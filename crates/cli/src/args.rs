@@ -10,6 +10,7 @@ use cloudsync_core::units::{parse_rate, parse_size};
 use cloudsync_core::{ConflictPolicy, ConnectionSettings, Mode, RelPath};
 use cloudsync_engine::control::Request;
 use cloudsync_engine::engine::{AddConnection, Choice};
+use cloudsync_engine::secrets::SecretStore;
 
 use crate::output::{self, View};
 use crate::Talk;
@@ -189,6 +190,30 @@ pub enum AddCommand {
         #[command(flatten)]
         options: SettingsArgs,
     },
+    /// A WebDAV server (Nextcloud, ownCloud, a NAS, rclone serve webdav, ...).
+    Webdav {
+        /// Connection name.
+        #[arg(long)]
+        name: String,
+        /// The local sync folder (must exist and be empty).
+        #[arg(long)]
+        local: PathBuf,
+        /// The server's WebDAV URL (http:// or https://).
+        #[arg(long)]
+        url: String,
+        /// User name.
+        #[arg(long)]
+        user: Option<String>,
+        /// Read the password from this environment variable (else it is asked for).
+        #[arg(long, value_name = "VAR")]
+        password_env: Option<String>,
+        /// Folder on the server to sync with (default: the URL's folder).
+        #[arg(long, value_name = "PATH")]
+        remote_root: Option<String>,
+        /// Options.
+        #[command(flatten)]
+        options: SettingsArgs,
+    },
 }
 
 /// Sync mode.
@@ -351,6 +376,52 @@ impl SettingsArgs {
     }
 }
 
+/// The WebDAV URL with an optional root folder appended.
+fn webdav_url(url: &str, root: Option<&str>) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        url.starts_with("http://") || url.starts_with("https://"),
+        "--url must start with http:// or https:// (got {url:?})"
+    );
+    let mut u = url.trim_end_matches('/').to_string();
+    if let Some(r) = root.map(|r| r.trim_matches('/')).filter(|r| !r.is_empty()) {
+        u.push('/');
+        u.push_str(r);
+    }
+    Ok(u)
+}
+
+/// The password from the named environment variable, else asked for on the terminal
+/// (without echo), else read as one line from standard input.
+fn read_password(env: Option<&str>, url: &str, user: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if let Some(var) = env {
+        return std::env::var(var).with_context(|| format!("--password-env: ${var} is not set"));
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password")?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    eprint!("Password for {user}@{url}: ");
+    let stty = |arg: &str| {
+        std::process::Command::new("stty")
+            .arg(arg)
+            .stdin(std::process::Stdio::inherit())
+            .status()
+    };
+    let _ = stty("-echo");
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    let _ = stty("echo");
+    eprintln!();
+    read.context("reading the password")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
 /// Bad input: print the one-line reason and exit 2.
 fn bad_input(e: anyhow::Error) -> u8 {
     eprintln!("error: {e:#}");
@@ -402,6 +473,61 @@ pub async fn execute(command: Command, talk: &mut Talk<'_>) -> anyhow::Result<u8
                 Request::Add(add),
                 View::Message(format!("added connection {name}")),
             )
+        }
+        Command::Connection(ConnectionCommand::Add(AddCommand::Webdav {
+            name,
+            local,
+            url,
+            user,
+            password_env,
+            remote_root,
+            options,
+        })) => {
+            let mut settings = ConnectionSettings::default();
+            if let Err(e) = options.apply(&mut settings) {
+                return Ok(bad_input(e));
+            }
+            let url = match webdav_url(&url, remote_root.as_deref()) {
+                Ok(u) => u,
+                Err(e) => return Ok(bad_input(e)),
+            };
+            let user = user.unwrap_or_default();
+            let password = match read_password(password_env.as_deref(), &url, &user) {
+                Ok(p) => p,
+                Err(e) => return Ok(bad_input(e)),
+            };
+            let credential = format!("webdav:{url}:{user}");
+            let secrets = SecretStore::in_dir(talk.dir.root());
+            let had = secrets.get(&credential)?;
+            secrets.set(&credential, &password)?;
+            let add = AddConnection {
+                name: name.clone(),
+                provider: "webdav".into(),
+                local_root: std::path::absolute(&local).unwrap_or(local),
+                remote: serde_json::json!({
+                    "url": url,
+                    "user": user,
+                    "password_secret": secrets.reference(&credential),
+                }),
+                credential: credential.clone(),
+                remote_local_dir: None,
+                settings,
+            };
+            let resp = talk.call(Request::Add(add)).await?;
+            if !resp.ok {
+                // Nothing is saved when adding fails, the password included.
+                match had {
+                    Some(old) => secrets.set(&credential, &old)?,
+                    None => {
+                        secrets.remove(&credential)?;
+                    }
+                }
+            }
+            return Ok(output::print(
+                &View::Message(format!("added connection {name}")),
+                &resp,
+                json,
+            ));
         }
         Command::Connection(ConnectionCommand::Set { name, options }) => {
             let current = talk.call(Request::Get { name: name.clone() }).await?;

@@ -280,6 +280,16 @@ impl Engine {
         let c = self.connection(name)?;
         lock(&self.store)?.remove_connection(c.id)?;
         let _ = std::fs::remove_file(c.local_root.join(ROOT_MARKER));
+        // The connection's credentials go with it.
+        if let Some(r) = c
+            .remote
+            .get("password_secret")
+            .and_then(|v| serde_json::from_value::<crate::secrets::SecretRef>(v.clone()).ok())
+        {
+            if let Err(e) = crate::secrets::SecretStore::at(&r.store).remove(&r.key) {
+                tracing::warn!(connection = %c.name, error = %e, "cannot remove the stored secret");
+            }
+        }
         if let Ok(mut live) = self.live.lock() {
             live.remove(&c.id);
         }

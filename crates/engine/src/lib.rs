@@ -26,6 +26,7 @@ pub mod localfs;
 pub mod paths;
 pub mod remote;
 pub mod scan;
+pub mod secrets;
 pub mod service;
 pub mod store;
 pub mod sync;

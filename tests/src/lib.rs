@@ -2,7 +2,39 @@
 //!
 //! - [`sim`]: the deterministic simulation (in-memory filesystem with crash semantics,
 //!   in-memory remote, seeded workloads);
-//! - [`scenario`]: the scenario format (act on local/remote, sync, expect trees).
+//! - [`scenario`]: the scenario format (act on local/remote, sync, expect trees);
+//! - [`servers`]: real servers (rclone's WebDAV) on free local ports, for backend tests.
 
 pub mod scenario;
+pub mod servers;
 pub mod sim;
+
+use std::path::{Path, PathBuf};
+
+/// The `cloudsync` binary, built beforehand (the process tests run the real thing).
+pub fn cloudsync_binary() -> PathBuf {
+    // A test runs as target/<profile>/deps/NAME-<hash>; the CLI is target/<profile>/cloudsync.
+    let beside = std::env::current_exe().ok().and_then(|exe| {
+        exe.parent()
+            .and_then(Path::parent)
+            .map(|d| d.join("cloudsync"))
+    });
+    if let Some(p) = beside.filter(|p| p.is_file()) {
+        return p;
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("target")
+        });
+    let p = target.join("debug").join("cloudsync");
+    assert!(
+        p.is_file(),
+        "the cloudsync binary is not built (looked beside the test binary and at {}); \
+         run `cargo build -p cloudsync-cli` first (`cargo test --workspace` builds it too)",
+        p.display()
+    );
+    p
+}

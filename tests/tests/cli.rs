@@ -31,30 +31,7 @@ const DAEMON_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The `cloudsync` binary, built beforehand.
 fn binary() -> PathBuf {
-    // This test runs as target/<profile>/deps/cli-<hash>; the CLI is target/<profile>/cloudsync.
-    let beside = std::env::current_exe().ok().and_then(|exe| {
-        exe.parent()
-            .and_then(Path::parent)
-            .map(|d| d.join("cloudsync"))
-    });
-    if let Some(p) = beside.filter(|p| p.is_file()) {
-        return p;
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("target")
-        });
-    let p = target.join("debug").join("cloudsync");
-    assert!(
-        p.is_file(),
-        "the cloudsync binary is not built (looked beside the test binary and at {}); \
-         run `cargo build -p cloudsync-cli` first (`cargo test --workspace` builds it too)",
-        p.display()
-    );
-    p
+    cloudsync_tests::cloudsync_binary()
 }
 
 /// Kills (and reaps) a child process when dropped, so no test leaves one behind.

@@ -45,6 +45,15 @@ macro_rules! outln {
     ($($t:tt)*) => { $crate::output::write_line(format_args!($($t)*)) };
 }
 
+/// A remote config shown to people: its folder or URL (never secrets or references).
+fn remote_label(r: &Value) -> String {
+    ["path", "url"]
+        .iter()
+        .find_map(|k| r.get(*k).and_then(Value::as_str))
+        .unwrap_or("?")
+        .to_string()
+}
+
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or("")
 }
@@ -98,13 +107,7 @@ pub fn print(view: &View, resp: &Response, json: bool) -> u8 {
                     s(c, "name"),
                     s(c, "provider"),
                     s(c, "local_root"),
-                    c.get("remote")
-                        .map(|r| r
-                            .get("path")
-                            .and_then(Value::as_str)
-                            .map(str::to_string)
-                            .unwrap_or_else(|| r.to_string()))
-                        .unwrap_or_default(),
+                    c.get("remote").map(remote_label).unwrap_or_default(),
                     if c.get("paused").and_then(Value::as_bool).unwrap_or(false) {
                         "paused"
                     } else {

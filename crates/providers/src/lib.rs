@@ -2,10 +2,13 @@
 //!
 //! - [`local`]: another folder on this machine (a mounted NAS share, a USB disk), with
 //!   listing-based change detection. It needs no network and is the default.
+//! - [`webdav`]: a WebDAV server (PROPFIND listing, PUT to a temp name then MOVE, deletes
+//!   moved into the remote's `.cloudsync-trash/`).
 //!
 //! [`Factory`] builds a backend from a stored connection's provider id and JSON config.
 
 pub mod local;
+pub mod webdav;
 
 use std::sync::Arc;
 
@@ -23,6 +26,7 @@ impl RemoteFactory for Factory {
     ) -> Result<Arc<dyn Remote>, RemoteError> {
         match provider {
             "local" => Ok(Arc::new(local::LocalFolder::from_config(config)?)),
+            "webdav" => Ok(Arc::new(webdav::WebDav::from_config(config)?)),
             other => Err(RemoteError::Other(format!("unknown provider {other:?}"))),
         }
     }

@@ -1,0 +1,128 @@
+//! Real servers for backend tests, started on a free local port and killed on drop.
+//!
+//! - [`RcloneWebdav`]: `rclone serve webdav DIR` with Basic auth.
+//!
+//! A missing server program is reported by [`require`], which tells how to install it
+//! (`scripts/ensure-deps.sh`), so a test fails with that message rather than passing
+//! vacuously.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to answer after it was started.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running server process; killed (and reaped) on drop.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+}
+
+impl Server {
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound, read, released).
+///
+/// # Panics
+/// When no port can be bound.
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0 for a free port");
+    l.local_addr().expect("the bound address").port()
+}
+
+/// True when `program` runs (`program version` or `--version` exits).
+pub fn installed(program: &str) -> bool {
+    Command::new(program)
+        .arg("version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// Panics with an installation hint when `program` is missing.
+///
+/// # Panics
+/// When `program` cannot be run.
+pub fn require(program: &str) {
+    assert!(
+        installed(program),
+        "`{program}` is not installed: run scripts/ensure-deps.sh (it installs Debian's \
+         {program}), then run the tests again"
+    );
+}
+
+/// Waits until `port` accepts connections or `child` exits; false on timeout or exit.
+fn wait_listening(child: &mut Child, port: u16) -> bool {
+    let deadline = Instant::now() + START_TIMEOUT;
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return false;
+        }
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// `rclone serve webdav`.
+#[derive(Debug)]
+pub struct RcloneWebdav;
+
+impl RcloneWebdav {
+    /// Serves `dir` over WebDAV on a free port with Basic auth `user`/`pass`; `None` when
+    /// rclone is missing or the server does not come up within 10 s (a few ports are
+    /// tried, in case another process took the chosen one meanwhile).
+    pub fn start(dir: &Path, user: &str, pass: &str) -> Option<Server> {
+        if !installed("rclone") {
+            return None;
+        }
+        for _ in 0..3 {
+            let port = free_port();
+            let mut child = Command::new("rclone")
+                .arg("serve")
+                .arg("webdav")
+                .arg(dir)
+                .arg("--addr")
+                .arg(format!("127.0.0.1:{port}"))
+                .arg("--user")
+                .arg(user)
+                .arg("--pass")
+                .arg(pass)
+                // The tests change the served folder behind the server's back.
+                .arg("--dir-cache-time")
+                .arg("0s")
+                .arg("--config")
+                .arg("/dev/null")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .ok()?;
+            if wait_listening(&mut child, port) {
+                return Some(Server { child, port });
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        None
+    }
+}

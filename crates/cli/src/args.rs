@@ -214,6 +214,36 @@ pub enum AddCommand {
         #[command(flatten)]
         options: SettingsArgs,
     },
+    /// S3-compatible object storage (AWS, MinIO, Ceph, Wasabi, ...).
+    S3 {
+        /// Connection name.
+        #[arg(long)]
+        name: String,
+        /// The local sync folder (must exist and be empty).
+        #[arg(long)]
+        local: PathBuf,
+        /// The service's endpoint URL (http:// or https://).
+        #[arg(long)]
+        endpoint: String,
+        /// Bucket.
+        #[arg(long)]
+        bucket: String,
+        /// Key prefix used as the remote root (default: the whole bucket).
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Region.
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        /// Environment variable holding the access key id.
+        #[arg(long, value_name = "VAR", default_value = "AWS_ACCESS_KEY_ID")]
+        access_key_env: String,
+        /// Environment variable holding the secret key (else it is asked for).
+        #[arg(long, value_name = "VAR")]
+        secret_key_env: Option<String>,
+        /// Options.
+        #[command(flatten)]
+        options: SettingsArgs,
+    },
 }
 
 /// Sync mode.
@@ -376,6 +406,42 @@ impl SettingsArgs {
     }
 }
 
+/// Adds a connection whose secret goes to the owner-only store (the config keeps a
+/// reference under `field`); when adding fails, nothing is left behind.
+async fn add_with_secret(
+    talk: &mut Talk<'_>,
+    mut add: AddConnection,
+    field: &str,
+    secret: &str,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let secrets = SecretStore::in_dir(talk.dir.root());
+    let key = add.credential.clone();
+    let had = secrets.get(&key)?;
+    secrets.set(&key, secret)?;
+    if let Some(map) = add.remote.as_object_mut() {
+        map.insert(
+            field.to_string(),
+            serde_json::json!(secrets.reference(&key)),
+        );
+    }
+    let name = add.name.clone();
+    let resp = talk.call(Request::Add(add)).await?;
+    if !resp.ok {
+        match had {
+            Some(old) => secrets.set(&key, &old)?,
+            None => {
+                secrets.remove(&key)?;
+            }
+        }
+    }
+    Ok(output::print(
+        &View::Message(format!("added connection {name}")),
+        &resp,
+        json,
+    ))
+}
+
 /// The WebDAV URL with an optional root folder appended.
 fn webdav_url(url: &str, root: Option<&str>) -> anyhow::Result<String> {
     anyhow::ensure!(
@@ -497,37 +563,69 @@ pub async fn execute(command: Command, talk: &mut Talk<'_>) -> anyhow::Result<u8
                 Err(e) => return Ok(bad_input(e)),
             };
             let credential = format!("webdav:{url}:{user}");
-            let secrets = SecretStore::in_dir(talk.dir.root());
-            let had = secrets.get(&credential)?;
-            secrets.set(&credential, &password)?;
+            let config = serde_json::json!({ "url": url, "user": user });
             let add = AddConnection {
-                name: name.clone(),
+                name,
                 provider: "webdav".into(),
                 local_root: std::path::absolute(&local).unwrap_or(local),
-                remote: serde_json::json!({
-                    "url": url,
-                    "user": user,
-                    "password_secret": secrets.reference(&credential),
-                }),
-                credential: credential.clone(),
+                remote: config,
+                credential,
                 remote_local_dir: None,
                 settings,
             };
-            let resp = talk.call(Request::Add(add)).await?;
-            if !resp.ok {
-                // Nothing is saved when adding fails, the password included.
-                match had {
-                    Some(old) => secrets.set(&credential, &old)?,
-                    None => {
-                        secrets.remove(&credential)?;
-                    }
-                }
+            return add_with_secret(talk, add, "password_secret", &password, json).await;
+        }
+        Command::Connection(ConnectionCommand::Add(AddCommand::S3 {
+            name,
+            local,
+            endpoint,
+            bucket,
+            prefix,
+            region,
+            access_key_env,
+            secret_key_env,
+            options,
+        })) => {
+            let mut settings = ConnectionSettings::default();
+            if let Err(e) = options.apply(&mut settings) {
+                return Ok(bad_input(e));
             }
-            return Ok(output::print(
-                &View::Message(format!("added connection {name}")),
-                &resp,
-                json,
-            ));
+            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                return Ok(bad_input(anyhow::anyhow!(
+                    "--endpoint must start with http:// or https:// (got {endpoint:?})"
+                )));
+            }
+            let access_key = match std::env::var(&access_key_env) {
+                Ok(k) => k,
+                Err(_) => {
+                    return Ok(bad_input(anyhow::anyhow!(
+                        "--access-key-env: ${access_key_env} is not set"
+                    )))
+                }
+            };
+            let who = format!("{access_key}@{endpoint}");
+            let secret = match read_password(secret_key_env.as_deref(), &endpoint, &who) {
+                Ok(p) => p,
+                Err(e) => return Ok(bad_input(e)),
+            };
+            let endpoint = endpoint.trim_end_matches('/').to_string();
+            let prefix = prefix.trim_matches('/').to_string();
+            let add = AddConnection {
+                name,
+                provider: "s3".into(),
+                local_root: std::path::absolute(&local).unwrap_or(local),
+                remote: serde_json::json!({
+                    "endpoint": endpoint,
+                    "bucket": bucket,
+                    "prefix": prefix,
+                    "region": region,
+                    "access_key": access_key,
+                }),
+                credential: format!("s3:{endpoint}/{bucket}/{prefix}"),
+                remote_local_dir: None,
+                settings,
+            };
+            return add_with_secret(talk, add, "secret_key_secret", &secret, json).await;
         }
         Command::Connection(ConnectionCommand::Set { name, options }) => {
             let current = talk.call(Request::Get { name: name.clone() }).await?;

@@ -47,6 +47,10 @@ macro_rules! outln {
 
 /// A remote config shown to people: its folder or URL (never secrets or references).
 fn remote_label(r: &Value) -> String {
+    if let Some(bucket) = r.get("bucket").and_then(Value::as_str) {
+        let prefix = s(r, "prefix");
+        return format!("{}/{bucket}/{prefix}", s(r, "endpoint"));
+    }
     ["path", "url"]
         .iter()
         .find_map(|k| r.get(*k).and_then(Value::as_str))

@@ -281,11 +281,11 @@ impl Engine {
         lock(&self.store)?.remove_connection(c.id)?;
         let _ = std::fs::remove_file(c.local_root.join(ROOT_MARKER));
         // The connection's credentials go with it.
-        if let Some(r) = c
-            .remote
-            .get("password_secret")
-            .and_then(|v| serde_json::from_value::<crate::secrets::SecretRef>(v.clone()).ok())
-        {
+        let refs = ["password_secret", "secret_key_secret"]
+            .iter()
+            .filter_map(|k| c.remote.get(*k))
+            .filter_map(|v| serde_json::from_value::<crate::secrets::SecretRef>(v.clone()).ok());
+        for r in refs {
             if let Err(e) = crate::secrets::SecretStore::at(&r.store).remove(&r.key) {
                 tracing::warn!(connection = %c.name, error = %e, "cannot remove the stored secret");
             }

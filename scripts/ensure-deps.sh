@@ -19,6 +19,12 @@ if ((${#need_pkgs[@]})); then
     --no-install-recommends "${need_pkgs[@]}"
 fi
 
+# moto: its `moto_server` is an in-memory S3 server for the S3 backend's tests.
+if ! python3 -c 'import moto.server' >/dev/null 2>&1; then
+  echo "ensure-deps: installing moto[server] from PyPI"
+  python3 -m pip install --quiet 'moto[server]'
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   for c in "$HOME/.cargo/bin/cargo" /usr/local/cargo/bin/cargo; do
     if [ -x "$c" ]; then export PATH="$(dirname "$c"):$PATH"; fi

@@ -1,6 +1,7 @@
 //! Real servers for backend tests, started on a free local port and killed on drop.
 //!
 //! - [`RcloneWebdav`]: `rclone serve webdav DIR` with Basic auth.
+//! - [`MotoS3`]: `moto_server`, an in-memory mock of AWS S3 (PyPI `moto[server]`).
 //!
 //! A missing server program is reported by [`require`], which tells how to install it
 //! (`scripts/ensure-deps.sh`), so a test fails with that message rather than passing
@@ -125,4 +126,84 @@ impl RcloneWebdav {
         }
         None
     }
+}
+
+/// `moto_server` (in-memory S3; it accepts any credentials).
+#[derive(Debug)]
+pub struct MotoS3;
+
+impl MotoS3 {
+    /// Starts `moto_server` on a free port; `None` when it is missing or does not answer
+    /// within 10 s (a few ports are tried, in case another process took one meanwhile).
+    pub fn start() -> Option<Server> {
+        Self::start_with(false)
+    }
+
+    /// Like [`MotoS3::start`], but checking every request's credentials against moto's
+    /// (empty) IAM, so any access key is refused with 403 `InvalidAccessKeyId`.
+    pub fn start_enforcing_auth() -> Option<Server> {
+        Self::start_with(true)
+    }
+
+    fn start_with(auth: bool) -> Option<Server> {
+        if !moto_installed() {
+            return None;
+        }
+        for _ in 0..3 {
+            let port = free_port();
+            let mut child = Command::new("moto_server")
+                .arg("-H")
+                .arg("127.0.0.1")
+                .arg("-p")
+                .arg(port.to_string())
+                .env(
+                    "INITIAL_NO_AUTH_ACTION_COUNT",
+                    if auth { "0" } else { "inf" },
+                )
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .ok()?;
+            if wait_listening(&mut child, port) && answers_http(port) {
+                return Some(Server { child, port });
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        None
+    }
+}
+
+/// True when `moto_server --help` runs.
+pub fn moto_installed() -> bool {
+    Command::new("moto_server")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// True once `GET /` on `port` gets any HTTP answer (moto imports lazily after it binds).
+fn answers_http(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + START_TIMEOUT;
+    while Instant::now() < deadline {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        if let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let req =
+                format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+            let mut head = [0u8; 12];
+            if s.write_all(req.as_bytes()).is_ok()
+                && s.read_exact(&mut head).is_ok()
+                && head.starts_with(b"HTTP/")
+            {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
 }

@@ -4,10 +4,12 @@
 //!   listing-based change detection. It needs no network and is the default.
 //! - [`webdav`]: a WebDAV server (PROPFIND listing, PUT to a temp name then MOVE, deletes
 //!   moved into the remote's `.cloudsync-trash/`).
+//! - [`s3`]: an S3-compatible bucket and key prefix (`object_store`, path-style requests).
 //!
 //! [`Factory`] builds a backend from a stored connection's provider id and JSON config.
 
 pub mod local;
+pub mod s3;
 pub mod webdav;
 
 use std::sync::Arc;
@@ -26,6 +28,7 @@ impl RemoteFactory for Factory {
     ) -> Result<Arc<dyn Remote>, RemoteError> {
         match provider {
             "local" => Ok(Arc::new(local::LocalFolder::from_config(config)?)),
+            "s3" => Ok(Arc::new(s3::S3::from_config(config)?)),
             "webdav" => Ok(Arc::new(webdav::WebDav::from_config(config)?)),
             other => Err(RemoteError::Other(format!("unknown provider {other:?}"))),
         }

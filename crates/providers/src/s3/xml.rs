@@ -1,0 +1,134 @@
+//! Parsing of `ListObjectsV2` answers and S3 error bodies.
+
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+/// One listed object.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Object {
+    pub key: String,
+    pub size: u64,
+    pub etag: Option<String>,
+    /// Seconds since the epoch (S3 gives milliseconds; HEAD gives seconds).
+    pub mtime_secs: i64,
+}
+
+/// One page of a listing.
+#[derive(Debug, Default)]
+pub(crate) struct Page {
+    pub objects: Vec<Object>,
+    pub next_token: Option<String>,
+    pub truncated: bool,
+    /// `url` when keys came back URL-encoded.
+    pub encoding: Option<String>,
+}
+
+/// Parses a `ListBucketResult`.
+pub(crate) fn parse_list(xml: &str) -> Result<Page, String> {
+    let mut reader = Reader::from_str(xml);
+    let mut page = Page::default();
+    let mut cur: Option<Object> = None;
+    let mut text = String::new();
+    let mut depth_in_contents = false;
+    loop {
+        let ev = reader
+            .read_event()
+            .map_err(|e| format!("bad ListObjectsV2 XML: {e}"))?;
+        match ev {
+            Event::Start(e) => {
+                if e.local_name().as_ref() == "Contents" {
+                    cur = Some(Object::default());
+                    depth_in_contents = true;
+                }
+                text.clear();
+            }
+            Event::End(e) => {
+                let value = std::mem::take(&mut text);
+                match (e.local_name().as_ref(), depth_in_contents) {
+                    ("Contents", _) => {
+                        depth_in_contents = false;
+                        if let Some(o) = cur.take() {
+                            page.objects.push(o);
+                        }
+                    }
+                    ("Key", true) => {
+                        if let Some(o) = cur.as_mut() {
+                            o.key = value;
+                        }
+                    }
+                    ("Size", true) => {
+                        if let Some(o) = cur.as_mut() {
+                            o.size = value.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    ("ETag", true) => {
+                        if let Some(o) = cur.as_mut() {
+                            o.etag = Some(value.trim().to_string()).filter(|v| !v.is_empty());
+                        }
+                    }
+                    ("LastModified", true) => {
+                        if let Some(o) = cur.as_mut() {
+                            o.mtime_secs = chrono::DateTime::parse_from_rfc3339(value.trim())
+                                .map(|t| t.timestamp())
+                                .unwrap_or(0);
+                        }
+                    }
+                    ("IsTruncated", false) => page.truncated = value.trim() == "true",
+                    ("NextContinuationToken", false) => {
+                        page.next_token = Some(value).filter(|v| !v.is_empty());
+                    }
+                    ("EncodingType", false) => page.encoding = Some(value.trim().to_string()),
+                    _ => {}
+                }
+            }
+            Event::Text(t) => text.push_str(&t.into_inner()),
+            Event::CData(t) => text.push_str(&t.into_inner()),
+            Event::GeneralRef(r) => match r.resolve_char_ref() {
+                Ok(Some(ch)) => text.push(ch),
+                _ => match r.into_inner().as_ref() {
+                    "amp" => text.push('&'),
+                    "lt" => text.push('<'),
+                    "gt" => text.push('>'),
+                    "quot" => text.push('"'),
+                    "apos" => text.push('\''),
+                    other => return Err(format!("unknown XML entity &{other};")),
+                },
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(page)
+}
+
+/// The `<Code>` of an S3 error body, if any.
+pub(crate) fn error_code(body: &str) -> Option<&str> {
+    let start = body.find("<Code>")? + "<Code>".len();
+    let end = body[start..].find("</Code>")? + start;
+    Some(&body[start..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_listing_page() {
+        let xml = r#"<?xml version="1.0" encoding="utf-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><IsTruncated>true</IsTruncated><Contents><Key>100%25%20a%2Bb</Key><LastModified>2026-11-24T23:42:25.123Z</LastModified><ETag>&quot;d41d8&quot;</ETag><Size>12</Size><StorageClass>STANDARD</StorageClass></Contents><Contents><Key>d%20x/</Key><LastModified>2026-11-24T23:42:25.000Z</LastModified><ETag>"e"</ETag><Size>0</Size></Contents><Name>bkt</Name><Prefix/><NextContinuationToken>tok</NextContinuationToken><EncodingType>url</EncodingType></ListBucketResult>"#;
+        let p = parse_list(xml).expect("parses");
+        assert!(p.truncated);
+        assert_eq!(p.next_token.as_deref(), Some("tok"));
+        assert_eq!(p.encoding.as_deref(), Some("url"));
+        assert_eq!(p.objects.len(), 2);
+        assert_eq!(p.objects[0].key, "100%25%20a%2Bb");
+        assert_eq!(p.objects[0].etag.as_deref(), Some("\"d41d8\""));
+        assert_eq!(p.objects[0].size, 12);
+        assert_eq!(p.objects[0].mtime_secs, 1_795_563_745);
+        assert_eq!(p.objects[1].key, "d%20x/");
+        assert_eq!(
+            error_code("<Error><Code>NoSuchBucket</Code></Error>"),
+            Some("NoSuchBucket")
+        );
+    }
+}

@@ -1,0 +1,711 @@
+//! The S3 backend against a real S3 server (`moto_server`): each `Remote` operation, the
+//! whole engine, and awkward names.
+//!
+//! moto must be installed (`scripts/ensure-deps.sh`); without it these tests fail.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cloudsync_core::{ConnectionSettings, Kind, Node, RelPath, Tree};
+use cloudsync_engine::clock::SystemClock;
+use cloudsync_engine::engine::AddConnection;
+use cloudsync_engine::localfs::StdFs;
+use cloudsync_engine::remote::{Remote, RemoteError};
+use cloudsync_engine::store::{Action, Store};
+use cloudsync_engine::sync::Context;
+use cloudsync_engine::{Engine, EventBus};
+use cloudsync_providers::s3::S3;
+use cloudsync_tests::servers::{free_port, moto_installed, MotoS3, Server};
+
+const BUCKET: &str = "cloudsync-test";
+const PREFIX: &str = "sync/root";
+
+/// Runs `f` on a multi-threaded runtime, failing after `secs`.
+fn run<F: Future<Output = ()>>(secs: u64, f: F) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(secs), f)
+            .await
+            .expect("the test took too long");
+    });
+}
+
+/// A running moto server with the test bucket, and a temp dir.
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    base: PathBuf,
+    server: Server,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        assert!(
+            moto_installed(),
+            "`moto_server` is not installed: run scripts/ensure-deps.sh (it installs \
+             moto[server] from PyPI), then run the tests again"
+        );
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let base = tmp.path().to_path_buf();
+        let server = MotoS3::start().expect("moto_server did not start within 10 s");
+        Fixture {
+            _tmp: tmp,
+            base,
+            server,
+        }
+    }
+
+    fn config(&self, bucket: &str, prefix: &str) -> serde_json::Value {
+        serde_json::json!({
+            "endpoint": self.server.base_url(),
+            "bucket": bucket,
+            "prefix": prefix,
+            "region": "us-east-1",
+            "access_key": "AKIDTEST",
+            "secret_key": "test secret",
+        })
+    }
+
+    fn remote_at(&self, prefix: &str) -> S3 {
+        S3::from_config(&self.config(BUCKET, prefix)).expect("backend")
+    }
+
+    fn remote(&self) -> S3 {
+        self.remote_at(PREFIX)
+    }
+
+    /// The remote's trash, as a backend of its own.
+    fn trash(&self) -> S3 {
+        self.remote_at(&format!("{PREFIX}/.cloudsync-trash"))
+    }
+}
+
+fn rel(s: &str) -> RelPath {
+    RelPath::new(s).expect("valid path")
+}
+
+async fn upload_bytes(
+    r: &S3,
+    path: &str,
+    data: &[u8],
+    replaces: Option<&Node>,
+) -> Result<Node, RemoteError> {
+    let mut src = data;
+    r.upload(&rel(path), &mut src, data.len() as u64, 0, replaces)
+        .await
+}
+
+/// The listed file paths.
+async fn file_paths(r: &S3) -> Vec<String> {
+    r.list(&Tree::new())
+        .await
+        .expect("list")
+        .nodes
+        .into_iter()
+        .filter(|n| n.kind == Kind::File)
+        .map(|n| n.path.as_str().to_string())
+        .collect()
+}
+
+/// The content of the file at `path`, if it is listed.
+async fn read(r: &S3, path: &str) -> Option<Vec<u8>> {
+    let listing = r.list(&Tree::new()).await.expect("list");
+    let node = listing
+        .nodes
+        .into_iter()
+        .find(|n| n.path.as_str() == path && n.kind == Kind::File)?;
+    let mut out = Vec::new();
+    r.download(&node, &mut out).await.expect("download");
+    Some(out)
+}
+
+async fn node_at(r: &S3, path: &str) -> Option<Node> {
+    r.list(&Tree::new())
+        .await
+        .expect("list")
+        .nodes
+        .into_iter()
+        .find(|n| n.path.as_str() == path)
+}
+
+fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn remote_operations_one_by_one() {
+    let fx = Fixture::new();
+    run(120, async {
+        let r = fx.remote();
+        // A missing bucket is NotFound, for checking and for preparing.
+        let e = r.check_root().await;
+        assert!(matches!(e, Err(RemoteError::NotFound(_))), "{e:?}");
+        let e = r.prepare_root().await;
+        assert!(matches!(e, Err(RemoteError::NotFound(_))), "{e:?}");
+        r.create_bucket().await.expect("creating the bucket");
+        r.create_bucket().await.expect("creating it again is fine");
+
+        // A root without its marker is refused; prepare_root writes the marker.
+        let e = r.check_root().await;
+        assert!(matches!(e, Err(RemoteError::NotFound(_))), "{e:?}");
+        r.prepare_root().await.expect("prepare_root");
+        r.check_root().await.expect("check_root after prepare");
+        r.prepare_root().await.expect("prepare_root again");
+        let listing = r.list(&Tree::new()).await.expect("list");
+        assert!(listing.nodes.is_empty(), "{:?}", listing.nodes);
+        // Another prefix in the same bucket is another (unprepared) root.
+        let e = fx.remote_at("elsewhere").check_root().await;
+        assert!(matches!(e, Err(RemoteError::NotFound(_))), "{e:?}");
+
+        // mkdir, twice.
+        let d = r.mkdir(&rel("dir")).await.expect("mkdir");
+        assert_eq!(d.kind, Kind::Dir);
+        r.mkdir(&rel("dir"))
+            .await
+            .expect("mkdir of an existing folder");
+        let listing = r.list(&Tree::new()).await.expect("list");
+        let paths: Vec<&str> = listing.nodes.iter().map(|n| n.path.as_str()).collect();
+        assert_eq!(paths, vec!["dir"]);
+
+        // Upload new; a second "new" upload onto it is refused.
+        let n1 = upload_bytes(&r, "dir/a.txt", b"hello", None)
+            .await
+            .expect("upload new");
+        assert_eq!(n1.size, 5);
+        assert!(n1.rev.is_some());
+        assert_eq!(read(&r, "dir/a.txt").await.as_deref(), Some(&b"hello"[..]));
+        let again = upload_bytes(&r, "dir/a.txt", b"other", None).await;
+        assert!(matches!(again, Err(RemoteError::Changed(_))), "{again:?}");
+
+        // Replace with the right rev, then with a stale one.
+        let n2 = upload_bytes(&r, "dir/a.txt", b"hello world", Some(&n1))
+            .await
+            .expect("upload replace");
+        assert_ne!(n2.rev, n1.rev);
+        assert_eq!(n2.size, 11);
+        let stale = upload_bytes(&r, "dir/a.txt", b"stale!", Some(&n1)).await;
+        assert!(matches!(stale, Err(RemoteError::Changed(_))), "{stale:?}");
+        assert_eq!(
+            read(&r, "dir/a.txt").await.as_deref(),
+            Some(&b"hello world"[..])
+        );
+
+        // Download; a stale node is refused.
+        let mut got = Vec::new();
+        let n = r.download(&n2, &mut got).await.expect("download");
+        assert_eq!((n, got.as_slice()), (11, &b"hello world"[..]));
+        let mut sink = Vec::new();
+        let old = r.download(&n1, &mut sink).await;
+        assert!(matches!(old, Err(RemoteError::Changed(_))), "{old:?}");
+
+        // Listing shows the folder and the file, not the marker; an implied folder too.
+        upload_bytes(&r, "implied/deep/x.txt", b"x", None)
+            .await
+            .expect("upload below implied folders");
+        let listing = r.list(&Tree::new()).await.expect("list");
+        let paths: Vec<&str> = listing.nodes.iter().map(|n| n.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            vec![
+                "dir",
+                "dir/a.txt",
+                "implied",
+                "implied/deep",
+                "implied/deep/x.txt"
+            ]
+        );
+        assert_eq!(listing.nodes[1].rev, n2.rev);
+        assert_eq!(listing.nodes[1].size, 11);
+        assert_eq!(listing.nodes[1].mtime_ns, n2.mtime_ns);
+
+        // Rename a file; rename onto an existing name is refused.
+        let b = r.rename(&n2, &rel("dir/b.txt")).await.expect("rename");
+        assert_eq!((b.size, b.rev.clone()), (11, n2.rev.clone()));
+        assert_eq!(
+            file_paths(&r).await,
+            vec!["dir/b.txt", "implied/deep/x.txt"]
+        );
+        let c = upload_bytes(&r, "c.txt", b"c", None)
+            .await
+            .expect("upload c");
+        let clash = r.rename(&c, &rel("dir/b.txt")).await;
+        assert!(matches!(clash, Err(RemoteError::Changed(_))), "{clash:?}");
+        let clash = r.rename(&c, &rel("dir")).await;
+        assert!(matches!(clash, Err(RemoteError::Changed(_))), "{clash:?}");
+        let stale_rename = r.rename(&n1, &rel("dir/z.txt")).await;
+        assert!(
+            matches!(stale_rename, Err(RemoteError::NotFound(_))),
+            "{stale_rename:?}"
+        );
+        let mut stale_b = b.clone();
+        stale_b.rev = n1.rev.clone();
+        let stale_rename = r.rename(&stale_b, &rel("dir/z.txt")).await;
+        assert!(
+            matches!(stale_rename, Err(RemoteError::Changed(_))),
+            "{stale_rename:?}"
+        );
+        assert_eq!(
+            read(&r, "dir/b.txt").await.as_deref(),
+            Some(&b"hello world"[..])
+        );
+
+        // Rename folders: one with a marker, one only implied by its keys.
+        let dir = node_at(&r, "dir").await.expect("dir listed");
+        let moved = r.rename(&dir, &rel("moved dir")).await.expect("rename dir");
+        assert_eq!(moved.kind, Kind::Dir);
+        let implied = node_at(&r, "implied").await.expect("implied listed");
+        r.rename(&implied, &rel("was implied"))
+            .await
+            .expect("rename implied folder");
+        let clash = r.rename(&moved, &rel("was implied")).await;
+        assert!(matches!(clash, Err(RemoteError::Changed(_))), "{clash:?}");
+        let listing = r.list(&Tree::new()).await.expect("list");
+        let paths: Vec<&str> = listing.nodes.iter().map(|n| n.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            vec![
+                "c.txt",
+                "moved dir",
+                "moved dir/b.txt",
+                "was implied",
+                "was implied/deep",
+                "was implied/deep/x.txt"
+            ]
+        );
+
+        // Delete goes to the trash, which the listing hides.
+        let b = node_at(&r, "moved dir/b.txt").await.expect("listed");
+        r.delete(&b).await.expect("delete file");
+        let moved = node_at(&r, "moved dir").await.expect("listed");
+        r.delete(&moved).await.expect("delete folder");
+        let wi = node_at(&r, "was implied").await.expect("listed");
+        r.delete(&wi).await.expect("delete implied folder");
+        assert_eq!(file_paths(&r).await, vec!["c.txt"]);
+        let trashed = file_paths(&fx.trash()).await;
+        assert_eq!(trashed.len(), 2, "{trashed:?}");
+        assert!(trashed[0].ends_with("/moved dir/b.txt"), "{trashed:?}");
+        assert!(
+            trashed[1].ends_with("/was implied/deep/x.txt"),
+            "{trashed:?}"
+        );
+        let listing = r.list(&Tree::new()).await.expect("list");
+        let paths: Vec<&str> = listing.nodes.iter().map(|n| n.path.as_str()).collect();
+        assert_eq!(paths, vec!["c.txt"]);
+        // Deleting the same name again gets a fresh trash name.
+        let c2 = upload_bytes(&r, "moved dir/b.txt", b"again", None)
+            .await
+            .expect("upload");
+        r.delete(&c2).await.expect("delete again");
+        assert_eq!(file_paths(&fx.trash()).await.len(), 3);
+
+        // 20 MiB goes multipart (8 MiB parts: the ETag says 3 parts) and round-trips.
+        let big = pseudo_random(20 * 1024 * 1024, 5);
+        let t = Instant::now();
+        let nb = upload_bytes(&r, "big.bin", &big, None)
+            .await
+            .expect("upload 20 MiB");
+        let up = t.elapsed();
+        assert_eq!(nb.size, big.len() as u64);
+        let rev = nb.rev.clone().expect("an ETag");
+        assert!(rev.ends_with("-3\""), "multipart ETag expected, got {rev}");
+        let t = Instant::now();
+        let mut back = Vec::new();
+        r.download(&nb, &mut back).await.expect("download 20 MiB");
+        eprintln!(
+            "20 MiB: multipart upload {up:?}, download {:?}",
+            t.elapsed()
+        );
+        assert!(back == big, "20 MiB round trip differs");
+        // A multipart replacement checks the ETag too.
+        let big2 = pseudo_random(9 * 1024 * 1024, 6);
+        let stale = upload_bytes(&r, "big.bin", &big2, Some(&n1)).await;
+        assert!(matches!(stale, Err(RemoteError::Changed(_))), "{stale:?}");
+        let nb2 = upload_bytes(&r, "big.bin", &big2, Some(&nb))
+            .await
+            .expect("multipart replace");
+        assert_eq!(nb2.size, big2.len() as u64);
+        // A source shorter than announced is refused.
+        let mut short: &[u8] = b"abc";
+        let e = r.upload(&rel("short.txt"), &mut short, 10, 0, None).await;
+        assert!(e.is_err(), "{e:?}");
+        assert!(node_at(&r, "short.txt").await.is_none());
+
+        assert!(
+            r.conditional_writes(),
+            "moto takes If-None-Match / If-Match"
+        );
+
+        // Missing bucket, no server.
+        let missing = S3::from_config(&fx.config("no-such-bucket", PREFIX)).expect("backend");
+        let e = missing.check_root().await;
+        assert!(matches!(e, Err(RemoteError::NotFound(_))), "{e:?}");
+        let down = S3::from_config(&serde_json::json!({
+            "endpoint": format!("http://127.0.0.1:{}", free_port()),
+            "bucket": BUCKET, "prefix": "", "region": "us-east-1",
+            "access_key": "a", "secret_key": "b",
+        }))
+        .expect("backend");
+        let e = down.check_root().await;
+        assert!(matches!(e, Err(RemoteError::Unavailable(_))), "{e:?}");
+    });
+}
+
+#[test]
+fn refused_credentials_are_auth_errors() {
+    assert!(
+        moto_installed(),
+        "`moto_server` is not installed: run scripts/ensure-deps.sh"
+    );
+    let server = MotoS3::start_enforcing_auth().expect("moto_server did not start within 10 s");
+    let cfg = serde_json::json!({
+        "endpoint": server.base_url(), "bucket": BUCKET, "prefix": PREFIX,
+        "region": "us-east-1", "access_key": "AKIDUNKNOWN", "secret_key": "wrong",
+    });
+    let r = S3::from_config(&cfg).expect("backend");
+    run(60, async {
+        let e = r.check_root().await;
+        assert!(matches!(e, Err(RemoteError::Auth(_))), "{e:?}");
+        let e = r.prepare_root().await;
+        assert!(matches!(e, Err(RemoteError::Auth(_))), "{e:?}");
+        // Through object_store (HEAD then PUT).
+        let e = upload_bytes(&r, "x.txt", b"x", None).await;
+        assert!(matches!(e, Err(RemoteError::Auth(_))), "{e:?}");
+    });
+}
+
+#[test]
+fn secret_key_comes_from_the_secret_store() {
+    let fx = Fixture::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = cloudsync_engine::secrets::SecretStore::in_dir(dir.path());
+    store.set("s3:k", "test secret").expect("store the secret");
+    let mut cfg = fx.config(BUCKET, "secret-root");
+    let obj = cfg.as_object_mut().expect("object");
+    obj.remove("secret_key");
+    obj.insert(
+        "secret_key_secret".into(),
+        serde_json::to_value(store.reference("s3:k")).expect("json"),
+    );
+    let r = S3::from_config(&cfg).expect("backend from a secret reference");
+    run(30, async {
+        r.create_bucket().await.expect("bucket");
+        r.prepare_root().await.expect("prepare");
+        r.check_root().await.expect("check");
+    });
+    let mut missing = cfg.clone();
+    missing["secret_key_secret"]["key"] = "nope".into();
+    assert!(matches!(
+        S3::from_config(&missing),
+        Err(RemoteError::Auth(_))
+    ));
+    let via_factory =
+        cloudsync_engine::remote::RemoteFactory::open(&cloudsync_providers::Factory, "s3", &cfg);
+    assert!(via_factory.is_ok());
+}
+
+fn engine(base: &Path) -> Engine {
+    let store = Store::open(&base.join("db")).expect("opening the store");
+    let ctx = Context {
+        fs: Arc::new(StdFs),
+        clock: Arc::new(SystemClock),
+        events: EventBus::new(),
+        host: "testhost".into(),
+    };
+    Engine::with_parts(store, ctx, Arc::new(cloudsync_providers::Factory))
+}
+
+async fn connect(fx: &Fixture, engine: &Engine) -> PathBuf {
+    fx.remote().create_bucket().await.expect("bucket");
+    let local = fx.base.join("local");
+    std::fs::create_dir_all(&local).expect("local dir");
+    engine
+        .add_connection(AddConnection {
+            name: "s3".into(),
+            provider: "s3".into(),
+            local_root: local.clone(),
+            remote: fx.config(BUCKET, PREFIX),
+            credential: format!("s3:{}:{BUCKET}/{PREFIX}", fx.server.base_url()),
+            remote_local_dir: None,
+            settings: ConnectionSettings::default(),
+        })
+        .await
+        .expect("adding the s3 connection");
+    local
+}
+
+async fn sync(engine: &Engine) -> usize {
+    let s = engine.sync_connection("s3").await.expect("sync");
+    assert!(s.failures.is_empty(), "sync failures: {:?}", s.failures);
+    s.ops
+}
+
+#[test]
+fn whole_engine_over_s3() {
+    let fx = Fixture::new();
+    let engine = engine(&fx.base);
+    run(300, async {
+        let local = connect(&fx, &engine).await;
+        let remote = fx.remote();
+        remote
+            .check_root()
+            .await
+            .expect("the connection prepared the root");
+
+        // Local -> server.
+        std::fs::create_dir_all(local.join("sub/deep")).expect("mkdir");
+        std::fs::create_dir_all(local.join("empty")).expect("mkdir");
+        std::fs::write(local.join("hello.txt"), "hello").expect("write");
+        std::fs::write(local.join("sub/one.txt"), "one").expect("write");
+        std::fs::write(local.join("sub/deep/two.txt"), "two").expect("write");
+        sync(&engine).await;
+        assert_eq!(
+            read(&remote, "hello.txt").await.as_deref(),
+            Some(&b"hello"[..])
+        );
+        assert_eq!(
+            read(&remote, "sub/deep/two.txt").await.as_deref(),
+            Some(&b"two"[..])
+        );
+        assert!(
+            node_at(&remote, "empty").await.is_some(),
+            "empty folder marker"
+        );
+
+        // Server -> local (another client writes; the folder is only implied).
+        upload_bytes(&remote, "from-server/s.txt", b"server side", None)
+            .await
+            .expect("server-side upload");
+        sync(&engine).await;
+        assert_eq!(
+            std::fs::read(local.join("from-server/s.txt")).expect("read"),
+            b"server side"
+        );
+        assert_eq!(sync(&engine).await, 0, "a second sync does nothing");
+
+        // Modify on both sides (different files).
+        std::fs::write(local.join("hello.txt"), "hello again").expect("write");
+        sync(&engine).await;
+        assert_eq!(
+            read(&remote, "hello.txt").await.as_deref(),
+            Some(&b"hello again"[..])
+        );
+        let s = node_at(&remote, "from-server/s.txt").await.expect("listed");
+        upload_bytes(
+            &remote,
+            "from-server/s.txt",
+            b"server edit, longer",
+            Some(&s),
+        )
+        .await
+        .expect("server-side edit");
+        sync(&engine).await;
+        assert_eq!(
+            std::fs::read(local.join("from-server/s.txt")).expect("read"),
+            b"server edit, longer"
+        );
+
+        // A local delete lands in the remote trash.
+        std::fs::remove_file(local.join("hello.txt")).expect("rm");
+        sync(&engine).await;
+        assert!(node_at(&remote, "hello.txt").await.is_none());
+        let trashed = file_paths(&fx.trash()).await;
+        assert!(
+            trashed.iter().any(|t| t.ends_with("/hello.txt")),
+            "{trashed:?}"
+        );
+
+        // A server-side delete removes the local file (into the local trash).
+        let s = node_at(&remote, "from-server/s.txt").await.expect("listed");
+        remote.delete(&s).await.expect("server-side delete");
+        sync(&engine).await;
+        assert!(!local.join("from-server/s.txt").exists());
+
+        // A folder rename is one rename (copies and deletes on S3).
+        let before = engine
+            .log(Some("s3"), None, 10_000)
+            .expect("log")
+            .iter()
+            .map(|r| r.id)
+            .max()
+            .unwrap_or(0);
+        std::fs::rename(local.join("sub"), local.join("renamed sub")).expect("rename");
+        sync(&engine).await;
+        assert!(node_at(&remote, "sub").await.is_none());
+        assert_eq!(
+            read(&remote, "renamed sub/deep/two.txt").await.as_deref(),
+            Some(&b"two"[..])
+        );
+        let new: Vec<_> = engine
+            .log(Some("s3"), None, 10_000)
+            .expect("log")
+            .into_iter()
+            .filter(|r| r.id > before)
+            .collect();
+        let renames = new.iter().filter(|r| r.action == Action::Rename).count();
+        let uploads = new.iter().filter(|r| r.action == Action::Upload).count();
+        assert_eq!((renames, uploads), (1, 0), "{new:?}");
+
+        // 20 MiB both ways.
+        let big = pseudo_random(20 * 1024 * 1024, 7);
+        std::fs::write(local.join("big.bin"), &big).expect("write");
+        let t = Instant::now();
+        sync(&engine).await;
+        let up = t.elapsed();
+        assert!(read(&remote, "big.bin").await.expect("uploaded") == big);
+        let big2 = pseudo_random(20 * 1024 * 1024, 11);
+        upload_bytes(&remote, "big2.bin", &big2, None)
+            .await
+            .expect("server-side upload");
+        let t = Instant::now();
+        sync(&engine).await;
+        let down = t.elapsed();
+        assert!(std::fs::read(local.join("big2.bin")).expect("read") == big2);
+        eprintln!("engine 20 MiB: upload round {up:?}, download round {down:?}");
+
+        // 200 small files.
+        std::fs::create_dir_all(local.join("many")).expect("mkdir");
+        for i in 0..200 {
+            std::fs::write(local.join(format!("many/f{i:03}.txt")), format!("file {i}"))
+                .expect("write");
+        }
+        let t = Instant::now();
+        sync(&engine).await;
+        eprintln!("200 small files: {:?}", t.elapsed());
+        let on_server = file_paths(&remote).await;
+        assert_eq!(
+            on_server.iter().filter(|p| p.starts_with("many/")).count(),
+            200
+        );
+        assert_eq!(
+            read(&remote, "many/f123.txt").await.as_deref(),
+            Some(&b"file 123"[..])
+        );
+        let t = Instant::now();
+        assert_eq!(sync(&engine).await, 0, "converged");
+        eprintln!("no-op sync of ~215 entries: {:?}", t.elapsed());
+    });
+}
+
+/// Names that must round-trip unchanged, and whether the spec's rules skip them.
+fn odd_names() -> Vec<(String, bool)> {
+    let mut v: Vec<(String, bool)> = [
+        "with space.txt",
+        "multiple   spaces.txt",
+        "100% done.txt",
+        "%41%42 looks encoded.txt",
+        "%2F not a slash.txt",
+        "#hash first.txt",
+        "a#b.txt",
+        "a&b.txt",
+        "a+b.txt",
+        "1+1=2.txt",
+        "it's.txt",
+        "'single quoted'.txt",
+        "semi;colon.txt",
+        "comma,name.txt",
+        "at@sign.txt",
+        "dollar$.txt",
+        "brackets[1].txt",
+        "braces{x}.txt",
+        "paren (1).txt",
+        "tilde~in.txt",
+        "caret^.txt",
+        "backtick`.txt",
+        "exclaim!.txt",
+        "emoji 😀.txt",
+        "family 👨‍👩‍👧.txt",
+        "nfc/caf\u{e9}.txt",
+        "nfd/cafe\u{301}.txt",
+        "עברית.txt",
+        "مرحبا بالعالم.txt",
+        "日本語のファイル.txt",
+        "Ünïcödé ß.txt",
+        "dir with space/inner file.txt",
+        "dir%25/x#y&z.txt",
+        "-dash start.txt",
+        "+plus start.txt",
+    ]
+    .iter()
+    .map(|s| (s.to_string(), false))
+    .collect();
+    v.push((format!("{}.txt", "a".repeat(196)), false));
+    v.push((format!("{}.txt", "é".repeat(98)), false));
+    v.push(("what?.txt".into(), true));
+    v
+}
+
+#[test]
+fn odd_names_round_trip() {
+    let fx = Fixture::new();
+    let engine = engine(&fx.base);
+    run(180, async {
+        let local = connect(&fx, &engine).await;
+        let remote = fx.remote();
+        let names = odd_names();
+        assert!(names.len() >= 20);
+        for (name, _) in &names {
+            let p = local.join("up").join(name);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&p, format!("content of {name}")).expect("write");
+        }
+        sync(&engine).await;
+        let on_server = file_paths(&remote).await;
+        for (name, skipped) in &names {
+            let key = format!("up/{name}");
+            if *skipped {
+                assert!(!on_server.contains(&key), "{name:?} should be skipped");
+            } else {
+                assert_eq!(
+                    read(&remote, &key).await,
+                    Some(format!("content of {name}").into_bytes()),
+                    "{name:?}"
+                );
+            }
+        }
+        assert_eq!(
+            sync(&engine).await,
+            0,
+            "the names list back as they were sent"
+        );
+
+        // The other way: written by another client, listed, downloaded.
+        for (name, _) in &names {
+            upload_bytes(
+                &remote,
+                &format!("down/{name}"),
+                format!("server {name}").as_bytes(),
+                None,
+            )
+            .await
+            .expect("server-side upload");
+        }
+        sync(&engine).await;
+        for (name, skipped) in &names {
+            let here = local.join("down").join(name);
+            if *skipped {
+                assert!(!here.exists(), "{name:?} should be skipped");
+            } else {
+                assert_eq!(
+                    std::fs::read(&here)
+                        .unwrap_or_else(|e| panic!("{name:?} missing locally: {e}")),
+                    format!("server {name}").as_bytes(),
+                    "{name:?}"
+                );
+            }
+        }
+        assert_eq!(sync(&engine).await, 0, "converged");
+    });
+}

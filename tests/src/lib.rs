@@ -2,9 +2,11 @@
 //!
 //! - [`sim`]: the deterministic simulation (in-memory filesystem with crash semantics,
 //!   in-memory remote, seeded workloads);
+//! - [`names`]: the odd-names corpus every backend's tests use;
 //! - [`scenario`]: the scenario format (act on local/remote, sync, expect trees);
 //! - [`servers`]: real servers (rclone's WebDAV) on free local ports, for backend tests.
 
+pub mod names;
 pub mod scenario;
 pub mod servers;
 pub mod sim;

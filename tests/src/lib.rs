@@ -40,3 +40,18 @@ pub fn cloudsync_binary() -> PathBuf {
     );
     p
 }
+
+/// Runs `f` on a multi-threaded runtime, failing after `secs` (backend tests talk to real
+/// servers, which must never hang a test run).
+pub fn run_for<F: std::future::Future<Output = ()>>(secs: u64, f: F) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        tokio::time::timeout(std::time::Duration::from_secs(secs), f)
+            .await
+            .expect("the test took too long");
+    });
+}

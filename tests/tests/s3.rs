@@ -3,10 +3,9 @@
 //!
 //! moto must be installed (`scripts/ensure-deps.sh`); without it these tests fail.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use cloudsync_core::{ConnectionSettings, Kind, Node, RelPath, Tree};
 use cloudsync_engine::clock::SystemClock;
@@ -22,19 +21,7 @@ use cloudsync_tests::servers::{free_port, moto_installed, MotoS3, Server};
 const BUCKET: &str = "cloudsync-test";
 const PREFIX: &str = "sync/root";
 
-/// Runs `f` on a multi-threaded runtime, failing after `secs`.
-fn run<F: Future<Output = ()>>(secs: u64, f: F) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(secs), f)
-            .await
-            .expect("the test took too long");
-    });
-}
+use cloudsync_tests::run_for as run;
 
 /// A running moto server with the test bucket, and a temp dir.
 struct Fixture {

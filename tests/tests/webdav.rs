@@ -4,7 +4,6 @@
 //! rclone must be installed (`scripts/ensure-deps.sh`); without it these tests fail.
 
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,19 +23,7 @@ use cloudsync_tests::servers::{free_port, require, RcloneWebdav, Server};
 const USER: &str = "syncer";
 const PASS: &str = "s3cret pass";
 
-/// Runs `f` on a multi-threaded runtime, failing after `secs`.
-fn run<F: Future<Output = ()>>(secs: u64, f: F) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(secs), f)
-            .await
-            .expect("the test took too long");
-    });
-}
+use cloudsync_tests::run_for as run;
 
 /// A served folder `served/` with the remote root `served/root/`, and the server.
 struct Fixture {

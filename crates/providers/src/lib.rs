@@ -11,6 +11,7 @@
 pub mod local;
 pub mod s3;
 pub mod webdav;
+mod xml_text;
 
 use std::sync::Arc;
 

@@ -83,17 +83,7 @@ pub(crate) fn parse_list(xml: &str) -> Result<Page, String> {
             }
             Event::Text(t) => text.push_str(&t.into_inner()),
             Event::CData(t) => text.push_str(&t.into_inner()),
-            Event::GeneralRef(r) => match r.resolve_char_ref() {
-                Ok(Some(ch)) => text.push(ch),
-                _ => match r.into_inner().as_ref() {
-                    "amp" => text.push('&'),
-                    "lt" => text.push('<'),
-                    "gt" => text.push('>'),
-                    "quot" => text.push('"'),
-                    "apos" => text.push('\''),
-                    other => return Err(format!("unknown XML entity &{other};")),
-                },
-            },
+            Event::GeneralRef(r) => crate::xml_text::push_reference(&mut text, r)?,
             Event::Eof => break,
             _ => {}
         }

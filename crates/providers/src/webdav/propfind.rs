@@ -133,17 +133,9 @@ pub fn parse_multistatus(xml: &str) -> Result<Vec<Entry>, String> {
             }
             Event::Text(t) if field != Field::None => text.push_str(&t.into_inner()),
             Event::CData(t) if field != Field::None => text.push_str(&t.into_inner()),
-            Event::GeneralRef(r) if field != Field::None => match r.resolve_char_ref() {
-                Ok(Some(ch)) => text.push(ch),
-                _ => match r.into_inner().as_ref() {
-                    "amp" => text.push('&'),
-                    "lt" => text.push('<'),
-                    "gt" => text.push('>'),
-                    "quot" => text.push('"'),
-                    "apos" => text.push('\''),
-                    other => return Err(format!("unknown XML entity &{other};")),
-                },
-            },
+            Event::GeneralRef(r) if field != Field::None => {
+                crate::xml_text::push_reference(&mut text, r)?
+            }
             Event::Eof => break,
             _ => {}
         }

@@ -1117,6 +1117,48 @@ fn mass_delete_waits_for_approval() {
 }
 
 #[test]
+fn remote_trash_can_be_turned_off_and_old_trash_days_are_purged() {
+    let env = Env::new();
+    let (local, remote) = env.connect("a", &[]);
+    assert_eq!(env.listed("a")["settings"]["remote_trash"], true);
+    write(&local.join("kept-in-trash.txt"), "one");
+    write(&local.join("gone-for-good.txt"), "two");
+    // A day folder older than 30 days on each side, and a recent one.
+    for side in [&local, &remote] {
+        write(&side.join(".cloudsync-trash/2020-01-01/old.txt"), "old");
+        write(
+            &side.join(".cloudsync-trash/2099-01-01/recent.txt"),
+            "recent",
+        );
+    }
+    env.sync().success();
+    for side in [&local, &remote] {
+        assert!(!in_trash(side, "old.txt"), "the 2020 trash day is purged");
+        assert!(in_trash(side, "recent.txt"), "a recent trash day stays");
+    }
+
+    fs::remove_file(local.join("kept-in-trash.txt")).expect("delete");
+    env.sync().success();
+    assert!(!remote.join("kept-in-trash.txt").exists());
+    assert!(in_trash(&remote, "kept-in-trash.txt"));
+
+    env.cli(&["connection", "set", "a", "--remote-trash=false"])
+        .success();
+    assert_eq!(env.listed("a")["settings"]["remote_trash"], false);
+    fs::remove_file(local.join("gone-for-good.txt")).expect("delete");
+    env.sync().success();
+    assert!(!remote.join("gone-for-good.txt").exists());
+    assert!(
+        !in_trash(&remote, "gone-for-good.txt"),
+        "with the remote trash off, a delete is permanent"
+    );
+    env.cli(&["connection", "set", "a", "--remote-trash=maybe"])
+        .code(2)
+        .stderr_has("--remote-trash");
+    assert_eq!(env.listed("a")["settings"]["remote_trash"], false);
+}
+
+#[test]
 fn missing_local_root_stops_the_sync() {
     let env = Env::new();
     let (local, remote) = env.connect("a", &[]);

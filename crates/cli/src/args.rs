@@ -325,6 +325,10 @@ pub struct SettingsArgs {
     /// Transfers in flight at once (default 4).
     #[arg(long, value_name = "N")]
     pub transfers: Option<usize>,
+    /// On WebDAV, S3 and local-folder remotes, move what sync deletes there into the
+    /// remote's `.cloudsync-trash/` (kept 30 days); `--remote-trash=false` deletes for good.
+    #[arg(long, value_name = "BOOL")]
+    pub remote_trash: Option<bool>,
 }
 
 impl SettingsArgs {
@@ -394,6 +398,9 @@ impl SettingsArgs {
         }
         if let Some(r) = self.bwlimit_down {
             s.bwlimit_down = parse_rate(&r).with_context(|| format!("--bwlimit-down {r:?}"))?;
+        }
+        if let Some(v) = self.remote_trash {
+            s.remote_trash = v;
         }
         if let Some(t) = self.transfers {
             anyhow::ensure!(

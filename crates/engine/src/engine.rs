@@ -17,7 +17,7 @@ use crate::events::{Event, EventBus};
 use crate::live::LiveTrees;
 use crate::localfs::{EntryType, LocalFs, StdFs};
 use crate::paths::ConfigDir;
-use crate::remote::RemoteFactory;
+use crate::remote::{Remote, RemoteFactory};
 use crate::store::{
     Action, ActivityRow, ConflictRow, ConnState, Connection, NewConnection, SkippedRow, Store,
 };
@@ -116,7 +116,12 @@ pub struct Engine {
     factory: Arc<dyn RemoteFactory>,
     /// Trees kept between rounds, and the lock that serialises rounds of one connection.
     live: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<Option<LiveTrees>>>>>,
+    /// When each connection's trash folders were last purged (seconds).
+    purged: Mutex<HashMap<i64, i64>>,
 }
+
+/// How often a running engine purges a connection's trash folders.
+const PURGE_EVERY_SECS: i64 = 3600;
 
 impl Engine {
     /// Opens the engine on a config dir with the real filesystem and clock.
@@ -141,6 +146,7 @@ impl Engine {
             store: Mutex::new(store),
             factory,
             live: Mutex::new(HashMap::new()),
+            purged: Mutex::new(HashMap::new()),
         }
     }
 
@@ -345,10 +351,8 @@ impl Engine {
             Some(t) => t,
             None => ConnectionSync::load(&self.store, conn.id)?,
         };
-        if let Err(e) = crate::trash::purge(&conn.local_root, self.ctx.clock.now_secs()) {
-            tracing::warn!(connection = %conn.name, error = %e, "cannot purge the trash");
-        }
         let remote = self.factory.open(&conn.provider, &conn.remote)?;
+        self.purge_trashes(&conn, remote.as_ref()).await;
         let mut sync = ConnectionSync {
             ctx: &self.ctx,
             store: &self.store,
@@ -423,6 +427,33 @@ impl Engine {
                     });
                 }
                 Err(e)
+            }
+        }
+    }
+
+    /// Purges trash day folders older than 30 days, locally and on the remote, at most once
+    /// per [`PURGE_EVERY_SECS`] per connection. Failures are logged: a trash that cannot be
+    /// purged now is purged on a later round.
+    async fn purge_trashes(&self, conn: &Connection, remote: &dyn Remote) {
+        let now = self.ctx.clock.now_secs();
+        match self.purged.lock() {
+            Ok(mut purged) => {
+                let last = purged.entry(conn.id).or_insert(i64::MIN);
+                if now.saturating_sub(*last) < PURGE_EVERY_SECS {
+                    return;
+                }
+                *last = now;
+            }
+            Err(_) => return,
+        }
+        if let Err(e) = crate::trash::purge(&conn.local_root, now) {
+            tracing::warn!(connection = %conn.name, error = %e, "cannot purge the local trash");
+        }
+        match remote.purge_trash(now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(connection = %conn.name, days = n, "purged remote trash"),
+            Err(e) => {
+                tracing::warn!(connection = %conn.name, error = %e, "cannot purge the remote trash")
             }
         }
     }

@@ -50,6 +50,8 @@ pub struct Executor<'a> {
     pub host: &'a str,
     /// Transfers in flight.
     pub transfers: usize,
+    /// Remote deletes go to the backend's trash folder (`false`: deleted for good).
+    pub remote_trash: bool,
     /// Upload cap.
     pub up: Option<Arc<Throttle>>,
     /// Download cap.
@@ -566,9 +568,16 @@ impl Executor<'_> {
                 let to = self.to_trash(&node.path)?;
                 (Action::DeleteLocal, Some(format!("moved to {to}")))
             }
-            Side::Remote => {
+            Side::Remote if self.remote_trash => {
                 self.remote.delete(node).await?;
                 (Action::DeleteRemote, None)
+            }
+            Side::Remote => {
+                self.remote.delete_permanently(node).await?;
+                (
+                    Action::DeleteRemote,
+                    Some("deleted permanently (remote trash is off)".to_string()),
+                )
             }
         };
         self.synced_event(action, node.path.as_str());

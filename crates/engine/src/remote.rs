@@ -108,6 +108,19 @@ pub trait Remote: Send + Sync {
     /// move it to their trash folder instead.
     async fn delete(&self, node: &Node) -> Result<(), RemoteError>;
 
+    /// Deletes `node` for good, bypassing the backend's own trash folder (the user turned
+    /// the remote trash off). Backends without a trash folder of ours just delete.
+    async fn delete_permanently(&self, node: &Node) -> Result<(), RemoteError> {
+        self.delete(node).await
+    }
+
+    /// Removes the day folders of the backend's trash folder that are older than
+    /// [`crate::trash::KEEP_DAYS`] at `now_secs`; returns how many went.
+    async fn purge_trash(&self, now_secs: i64) -> Result<usize, RemoteError> {
+        let _ = now_secs;
+        Ok(0)
+    }
+
     /// Prepares a new connection's root (for example writes its marker).
     async fn prepare_root(&self) -> Result<(), RemoteError> {
         Ok(())

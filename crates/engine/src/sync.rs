@@ -367,6 +367,7 @@ impl ConnectionSync<'_> {
             root: &self.conn.local_root,
             host: &self.ctx.host,
             transfers: self.conn.settings.transfers.max(1),
+            remote_trash: self.conn.settings.remote_trash,
             up: self
                 .conn
                 .settings

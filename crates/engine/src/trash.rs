@@ -47,6 +47,22 @@ pub fn move_to_trash(fs: &dyn LocalFs, root: &Path, rel: &str, day: &str) -> io:
     )))
 }
 
+/// True when `name` is a trash day folder (`YYYY-MM-DD`) older than [`KEEP_DAYS`] at
+/// `now_secs`. Anything else in the trash folder is never purged.
+pub fn expired_day_folder(name: &str, now_secs: i64) -> bool {
+    let b = name.as_bytes();
+    let is_day = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    // Day folders are named YYYY-MM-DD, so text order is date order.
+    is_day && name < day_folder(now_secs - KEEP_DAYS * 86_400).as_str()
+}
+
 /// Removes day folders older than [`KEEP_DAYS`]; returns how many went.
 ///
 /// # Errors
@@ -58,13 +74,10 @@ pub fn purge(root: &Path, now_secs: i64) -> io::Result<usize> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(e),
     };
-    let cutoff = day_folder(now_secs - KEEP_DAYS * 86_400);
     let mut removed = 0;
     for entry in entries {
         let Ok(name) = entry.name else { continue };
-        // Day folders are named YYYY-MM-DD, so text order is date order.
-        let is_day = name.len() == 10 && name.as_bytes()[4] == b'-' && name.as_bytes()[7] == b'-';
-        if entry.meta.ty == EntryType::Dir && is_day && name < cutoff {
+        if entry.meta.ty == EntryType::Dir && expired_day_folder(&name, now_secs) {
             std::fs::remove_dir_all(trash.join(&name))?;
             removed += 1;
         }
@@ -100,5 +113,17 @@ mod tests {
         assert_eq!(removed, 1);
         assert!(!day.exists());
         assert!(root.join(TRASH_DIR).join("2026-11-20").exists());
+    }
+
+    #[test]
+    fn only_day_folders_past_the_cutoff_expire() {
+        // 2026-11-24 00:00 UTC; the cutoff is 2026-10-25.
+        let now = 1_795_478_400;
+        assert!(expired_day_folder("2026-10-24", now));
+        assert!(!expired_day_folder("2026-10-25", now));
+        assert!(!expired_day_folder("2026-11-24", now));
+        for not_a_day in ["2026-1-24", "notes.txt", "2026-10-2x", "1999_01_01", ""] {
+            assert!(!expired_day_folder(not_a_day, now), "{not_a_day:?}");
+        }
     }
 }

@@ -100,6 +100,15 @@ impl LocalFolder {
     }
 }
 
+/// A fresh temp name in `target`'s folder (skipped by listings, cleaned up by scans).
+fn temp_beside(root: &Path, target: &Path) -> PathBuf {
+    target.parent().unwrap_or(root).join(format!(
+        "{TEMP_PREFIX}{}-{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
 fn map_not_found(e: io::Error, what: &RelPath) -> RemoteError {
     match e.kind() {
         io::ErrorKind::NotFound => RemoteError::NotFound(what.to_string()),
@@ -185,12 +194,7 @@ impl Remote for LocalFolder {
         replaces: Option<&Node>,
     ) -> Result<Node, RemoteError> {
         let target = self.path(path);
-        let dir = target.parent().unwrap_or(&self.root).to_path_buf();
-        let temp = dir.join(format!(
-            "{TEMP_PREFIX}{}-{}",
-            std::process::id(),
-            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
+        let temp = temp_beside(&self.root, &target);
         let file = StdFs
             .create_new(&temp)
             .map_err(|e| map_not_found(e, path))?;
@@ -240,6 +244,26 @@ impl Remote for LocalFolder {
         cloudsync_engine::trash::move_to_trash(&StdFs, &self.root, node.path.as_str(), &day)
             .map(|_| ())
             .map_err(|e| map_not_found(e, &node.path))
+    }
+
+    async fn delete_permanently(&self, node: &Node) -> Result<(), RemoteError> {
+        self.expect(node)?;
+        let target = self.path(&node.path);
+        // Renamed away first, so the name is gone at once and never half-deleted.
+        let doomed = temp_beside(&self.root, &target);
+        StdFs
+            .rename_noreplace(&target, &doomed)
+            .map_err(|e| map_not_found(e, &node.path))?;
+        let removed = if node.kind == Kind::Dir {
+            std::fs::remove_dir_all(&doomed)
+        } else {
+            std::fs::remove_file(&doomed)
+        };
+        removed.map_err(RemoteError::Io)
+    }
+
+    async fn purge_trash(&self, now_secs: i64) -> Result<usize, RemoteError> {
+        Ok(cloudsync_engine::trash::purge(&self.root, now_secs)?)
     }
 
     async fn flush(&self) -> Result<(), RemoteError> {

@@ -17,7 +17,8 @@
 //! - S3 has no rename: a file is copied then deleted; a folder is every object below it
 //!   copied, then the sources deleted (not atomic: an interruption leaves both, which the
 //!   next listing shows and the engine reconciles).
-//! - Deletes copy into `.cloudsync-trash/YYYY-MM-DD/<path>` below the prefix, then delete.
+//! - Deletes copy into `.cloudsync-trash/YYYY-MM-DD/<path>` below the prefix, then delete
+//!   (with the trash turned off, just delete: see `trash.rs`, which also purges old days).
 //!
 //! `object_store` handles file transfers (GET, PUT, multipart, HEAD); the SigV4 client
 //! handles what `object_store` cannot express: raw listings (keys that are not valid
@@ -25,6 +26,7 @@
 //! and bucket creation.
 
 mod raw;
+mod trash;
 mod xml;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -955,6 +957,14 @@ impl Remote for S3 {
                 self.delete_raw(&from, rev).await
             }
         }
+    }
+
+    async fn delete_permanently(&self, node: &Node) -> Result<(), RemoteError> {
+        self.delete_now(node).await
+    }
+
+    async fn purge_trash(&self, now_secs: i64) -> Result<usize, RemoteError> {
+        self.purge_expired_trash(now_secs).await
     }
 }
 

@@ -5,12 +5,14 @@
 //! - Uploads `PUT` a `.cloudsync-tmp-*` file beside the target and `MOVE` it into place
 //!   (`Overwrite: F` for a new file; for a replacement the ETag is re-checked first, since
 //!   some servers ignore `If-Match`).
-//! - Deletes are moves into `.cloudsync-trash/YYYY-MM-DD/` at the remote root.
+//! - Deletes are moves into `.cloudsync-trash/YYYY-MM-DD/` at the remote root (or, with the
+//!   trash turned off, real deletes: see `trash.rs`, which also purges old day folders).
 //! - A `.cloudsync-root` marker guards against an empty or wrong root.
 //!
 //! Not supported: Digest auth, `Depth: infinity` listings, custom CAs, resumed transfers.
 
 pub mod propfind;
+mod trash;
 
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -775,6 +777,14 @@ impl Remote for WebDav {
             "no free name in the trash for {}",
             node.path
         )))
+    }
+
+    async fn delete_permanently(&self, node: &Node) -> Result<(), RemoteError> {
+        self.delete_now(node).await
+    }
+
+    async fn purge_trash(&self, now_secs: i64) -> Result<usize, RemoteError> {
+        self.purge_expired_trash(now_secs).await
     }
 }
 

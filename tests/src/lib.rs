@@ -2,10 +2,12 @@
 //!
 //! - [`sim`]: the deterministic simulation (in-memory filesystem with crash semantics,
 //!   in-memory remote, seeded workloads);
-//! - [`names`]: the odd-names corpus every backend's tests use;
+//! - [`corpus`]: the odd-names corpus with the outcome expected per backend and server;
+//! - [`names`]: a short list of odd names the per-backend tests use;
 //! - [`scenario`]: the scenario format (act on local/remote, sync, expect trees);
 //! - [`servers`]: real servers (rclone's WebDAV) on free local ports, for backend tests.
 
+pub mod corpus;
 pub mod names;
 pub mod scenario;
 pub mod servers;

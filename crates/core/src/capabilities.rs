@@ -6,9 +6,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderRules {
-    /// No extra rules (local folder, WebDAV, S3).
+    /// No extra rules (local folder).
     #[default]
     None,
+    /// WebDAV: names with control characters.
+    WebDav,
+    /// S3: names with control characters.
+    S3,
     /// Dropbox: names starting with `.dropbox` or `.cache`, names containing `.dropbox`.
     Dropbox,
     /// Baidu: names starting with `.`, names that are or contain `.baohe` or `.cache`.

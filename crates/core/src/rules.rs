@@ -380,6 +380,23 @@ pub fn provider_name_rule(provider: ProviderRules, name: &str) -> Option<SkipRul
         ProviderRules::Dropbox => ("Dropbox", &[".dropbox", ".cache"], &[".dropbox"]),
         ProviderRules::Baidu => ("Baidu Cloud", &["."], &[".baohe", ".cache"]),
         ProviderRules::GoogleDrive | ProviderRules::None => return None,
+        // Servers rewrite control characters (rclone maps them to the U+2400 pictures, so
+        // the name listed back differs) or refuse them (S3 clients; XML 1.0 bodies cannot
+        // carry most of them): such a name could never round-trip.
+        ProviderRules::WebDav | ProviderRules::S3 => {
+            let display = if provider == ProviderRules::WebDav {
+                "WebDAV"
+            } else {
+                "S3"
+            };
+            return name
+                .chars()
+                .any(|c| c.is_ascii_control())
+                .then(|| SkipRule::ProviderName {
+                    provider: display.to_string(),
+                    detail: "names with control characters".to_string(),
+                });
+        }
     };
     let hit = |detail: String| SkipRule::ProviderName {
         provider: display.to_string(),
@@ -1028,7 +1045,40 @@ mod tests {
     }
 
     #[test]
-    fn google_drive_and_plain_remotes_add_no_name_rules() {
+    fn webdav_and_s3_refuse_control_characters_only() {
+        for (provider, display) in [(ProviderRules::WebDav, "WebDAV"), (ProviderRules::S3, "S3")] {
+            let r = rules_with(provider, |_| {});
+            for name in [
+                "tab\there",
+                "new\nline",
+                "bell\u{7}",
+                "del\u{7f}",
+                "cr\r.txt",
+            ] {
+                assert_eq!(
+                    file(&r, name),
+                    Some(SkipRule::ProviderName {
+                        provider: display.into(),
+                        detail: "names with control characters".into(),
+                    }),
+                    "{name:?}"
+                );
+            }
+            for name in [
+                "my.dropbox",
+                "a.baohe",
+                "caf\u{e9} \u{1f600}",
+                "pictures \u{2401}",
+            ] {
+                assert_eq!(file(&r, name), None, "{provider:?} {name:?}");
+            }
+        }
+        // The local folder backend keeps them.
+        assert_eq!(provider_name_rule(ProviderRules::None, "tab\there"), None);
+    }
+
+    #[test]
+    fn google_drive_and_local_folders_add_no_name_rules() {
         for provider in [ProviderRules::GoogleDrive, ProviderRules::None] {
             let r = rules_with(provider, |_| {});
             for name in ["my.dropbox", "a.baohe", "x.cache"] {

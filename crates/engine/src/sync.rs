@@ -432,6 +432,22 @@ fn skip_rows(items: &[(RelPath, SkipRule)]) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// Longest file name, in bytes, that local file systems hold (`NAME_MAX` on Linux's ext4,
+/// btrfs, xfs and tmpfs; 255 UTF-16 units on APFS and NTFS).
+const LOCAL_NAME_MAX_BYTES: usize = 255;
+
+/// A remote name within the spec's 255 characters can still be longer than 255 bytes,
+/// which no local disk can hold: it is skipped rather than failing every download.
+fn too_long_for_local_disks(name: &str) -> Option<SkipRule> {
+    (name.len() > LOCAL_NAME_MAX_BYTES).then(|| SkipRule::InvalidName {
+        detail: format!(
+            "the name is {} bytes long in UTF-8; local file systems hold at most \
+             {LOCAL_NAME_MAX_BYTES}",
+            name.len()
+        ),
+    })
+}
+
 /// Applies the rules to a remote listing, top-down: a skipped folder hides its subtree,
 /// and two names equal after NFC keep only the first.
 pub fn filter_remote(mut nodes: Vec<Node>, rules: &RuleSet) -> (Tree, Vec<(RelPath, SkipRule)>) {
@@ -447,7 +463,10 @@ pub fn filter_remote(mut nodes: Vec<Node>, rules: &RuleSet) -> (Tree, Vec<(RelPa
             hidden.insert(node.path.clone());
             continue;
         }
-        if let Some(rule) = rules.check_entry(&node.path, node.kind, node.size) {
+        if let Some(rule) = rules
+            .check_entry(&node.path, node.kind, node.size)
+            .or_else(|| too_long_for_local_disks(node.path.name()))
+        {
             hidden.insert(node.path.clone());
             skipped.push((node.path.clone(), rule));
             continue;

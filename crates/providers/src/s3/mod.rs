@@ -731,7 +731,7 @@ impl Remote for S3 {
             keeps_revisions: false,
             case_insensitive: false,
             change_feed: false,
-            rules: ProviderRules::None,
+            rules: ProviderRules::S3,
         }
     }
 

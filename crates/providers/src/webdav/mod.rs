@@ -562,7 +562,7 @@ impl Remote for WebDav {
             keeps_revisions: false,
             case_insensitive: false,
             change_feed: false,
-            rules: ProviderRules::None,
+            rules: ProviderRules::WebDav,
         }
     }
 

@@ -1,0 +1,517 @@
+//! The odd-names corpus (`cloudsync_tests::corpus`) through the whole engine, on every
+//! backend and real server: each name is created locally and synced up, then created on
+//! the server and synced down, and each outcome is checked against the corpus's written
+//! expectation for that server. All mismatches are reported together.
+//!
+//! Every name sits in a folder of its own (`up/NNN/`, `down/NNN/`), so names that are
+//! equal after NFC or that differ only in case do not meet.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cloudsync_core::{ConnectionSettings, Kind, Node, RelPath, Tree};
+use cloudsync_engine::clock::SystemClock;
+use cloudsync_engine::engine::AddConnection;
+use cloudsync_engine::localfs::StdFs;
+use cloudsync_engine::remote::{Remote, RemoteError, RemoteFactory};
+use cloudsync_engine::store::Store;
+use cloudsync_engine::sync::Context;
+use cloudsync_engine::{Engine, EventBus};
+use cloudsync_providers::Factory;
+use cloudsync_tests::corpus::{corpus, render_table, visible, NameCase, Outcome, Server};
+use cloudsync_tests::run_for as run;
+use cloudsync_tests::servers::{moto_installed, require, MotoS3, RcloneWebdav};
+
+const HOST: &str = "testhost";
+
+#[test]
+fn the_written_table_matches_the_corpus() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("names/corpus.tsv");
+    let table = render_table();
+    if std::env::var_os("UPDATE_CORPUS").is_some() {
+        std::fs::write(&path, &table).expect("writing the table");
+    }
+    let written = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        written == table,
+        "tests/names/corpus.tsv is out of date; regenerate it with \
+         UPDATE_CORPUS=1 cargo test -p cloudsync-tests --test odd_names"
+    );
+}
+
+/// A connection's remote: the stored config and a second backend on the same root,
+/// through which the test looks at and writes to the server.
+struct Target {
+    server: Server,
+    provider: &'static str,
+    config: serde_json::Value,
+    remote_local_dir: Option<PathBuf>,
+    /// For S3 servers that take unsigned requests: (port, bucket, prefix), to write keys
+    /// our own backend refuses to write, as another client could.
+    raw_s3: Option<(u16, String, String)>,
+}
+
+impl Target {
+    fn view(&self) -> Arc<dyn Remote> {
+        Factory
+            .open(self.provider, &self.config)
+            .expect("a second backend on the same root")
+    }
+}
+
+fn engine(base: &Path) -> Engine {
+    let store = Store::open(&base.join("db")).expect("opening the store");
+    let ctx = Context {
+        fs: Arc::new(StdFs),
+        clock: Arc::new(SystemClock),
+        events: EventBus::new(),
+        host: HOST.into(),
+    };
+    Engine::with_parts(store, ctx, Arc::new(Factory))
+}
+
+fn rel(s: &str) -> RelPath {
+    RelPath::new(s).unwrap_or_else(|e| panic!("{}: {e}", visible(s)))
+}
+
+/// Every entry the server lists, by exact path.
+async fn listing(view: &dyn Remote) -> BTreeMap<String, Node> {
+    view.list(&Tree::new())
+        .await
+        .expect("listing the server")
+        .nodes
+        .into_iter()
+        .map(|n| (n.path.as_str().to_string(), n))
+        .collect()
+}
+
+/// Every path the server has, including those its backend lists as skipped.
+async fn present(view: &dyn Remote) -> BTreeSet<String> {
+    let listed = view.list(&Tree::new()).await.expect("listing the server");
+    listed
+        .nodes
+        .iter()
+        .map(|n| n.path.as_str().to_string())
+        .chain(listed.skipped.iter().map(|(p, _)| p.as_str().to_string()))
+        .collect()
+}
+
+/// Every file below `root` (relative, exact spelling), with its content.
+fn local_files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).expect("read dir").flatten() {
+            let p = e.path();
+            let rel = p
+                .strip_prefix(base)
+                .expect("below the base")
+                .to_str()
+                .expect("UTF-8 path")
+                .to_string();
+            if rel.starts_with(".cloudsync") {
+                continue;
+            }
+            if e.file_type().expect("file type").is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.insert(rel, std::fs::read(&p).expect("read"));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+/// True when `name` is `{original}_{HOST}_{YYYYMMDD}_TailCharacterConflict`.
+fn is_tail_rename_of(name: &str, original: &str) -> bool {
+    let Some(rest) = name.strip_prefix(&format!("{original}_{HOST}_")) else {
+        return false;
+    };
+    rest.strip_suffix("_TailCharacterConflict")
+        .is_some_and(|date| date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The path the name should have after a tail rename, found among `present` paths:
+/// the first component ending in `.` or a space replaced by its renamed spelling.
+fn renamed_path(full: &str, present: &BTreeSet<String>) -> Option<String> {
+    let parts: Vec<&str> = full.split('/').collect();
+    let i = parts
+        .iter()
+        .position(|c| c.ends_with('.') || c.ends_with(' '))?;
+    let prefix = parts[..i].join("/");
+    let rest = parts[i + 1..].join("/");
+    present
+        .iter()
+        .find(|p| {
+            let Some(tail) = p.strip_prefix(&format!("{prefix}/")) else {
+                return false;
+            };
+            let (head, after) = tail.split_once('/').unwrap_or((tail, ""));
+            is_tail_rename_of(head, parts[i]) && after == rest
+        })
+        .cloned()
+}
+
+/// The engine's skipped list of the connection: (path, code).
+fn skipped(engine: &Engine) -> BTreeSet<(String, String)> {
+    engine
+        .skipped(Some("c"))
+        .expect("skipped list")
+        .into_iter()
+        .map(|r| (r.path, r.code))
+        .collect()
+}
+
+/// True when `skipped` holds `code` for `full` or one of its ancestors.
+fn skipped_with(skipped: &BTreeSet<(String, String)>, full: &str, code: &str) -> bool {
+    skipped
+        .iter()
+        .any(|(p, c)| c == code && (p == full || full.starts_with(&format!("{p}/"))))
+}
+
+/// Checks one direction's outcome for `case` at `full`; `from` is the side the name was
+/// created on, `to` the other (exact paths of files present), `content` what was written.
+fn check(
+    case: &NameCase,
+    expected: Outcome,
+    full: &str,
+    from: &BTreeSet<String>,
+    to: &BTreeMap<String, Vec<u8>>,
+    content: &[u8],
+    skipped: &BTreeSet<(String, String)>,
+) -> Result<(), String> {
+    let to_paths: BTreeSet<String> = to.keys().cloned().collect();
+    match expected {
+        Outcome::Same => match to.get(full) {
+            Some(c) if c == content => Ok(()),
+            Some(_) => Err("arrived with other content".into()),
+            None => Err("did not arrive under the same name".into()),
+        },
+        Outcome::Skipped(code) => {
+            if to_paths
+                .iter()
+                .any(|p| p.starts_with(&format!("{}/", top(full))) || p == full)
+            {
+                return Err("arrived although it should be skipped".into());
+            }
+            let ancestors_or_self = full
+                .match_indices('/')
+                .map(|(i, _)| &full[..i])
+                .chain([full]);
+            if !ancestors_or_self.into_iter().any(|p| from.contains(p)) {
+                return Err("vanished from its own side".into());
+            }
+            if !skipped_with(skipped, full, code) {
+                return Err(format!("not listed as skipped with {code}"));
+            }
+            Ok(())
+        }
+        Outcome::TailRenamed => {
+            if from.contains(full) {
+                return Err("still under its old name on its own side".into());
+            }
+            let Some(new) = renamed_path(full, from) else {
+                return Err("no renamed entry on its own side".into());
+            };
+            match to.get(&new) {
+                Some(c) if c == content => Ok(()),
+                _ => Err(format!("the renamed {} did not arrive", visible(&new))),
+            }
+        }
+        Outcome::Unstorable => Err(format!(
+            "{} was expected to be unstorable here",
+            visible(&case.name)
+        )),
+    }
+}
+
+/// `up/NNN` of `up/NNN/rest`.
+fn top(full: &str) -> String {
+    full.split('/').take(2).collect::<Vec<_>>().join("/")
+}
+
+/// An unsigned `PUT /{path}` with `body` on 127.0.0.1:`port` (every byte of `path` that is
+/// not unreserved is percent-encoded); Ok on a 2xx answer.
+fn raw_put(port: u16, path: &str, body: &[u8]) -> Result<(), RemoteError> {
+    use std::io::{Read, Write};
+    let encoded: String = path
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                char::from(b).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(RemoteError::Io)?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .map_err(RemoteError::Io)?;
+    let head = format!(
+        "PUT /{encoded} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).map_err(RemoteError::Io)?;
+    s.write_all(body).map_err(RemoteError::Io)?;
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    if answer.starts_with("HTTP/1.1 2") {
+        Ok(())
+    } else {
+        Err(RemoteError::Other(
+            answer.lines().next().unwrap_or("").to_string(),
+        ))
+    }
+}
+
+/// Downloads every file the server lists below `prefix`.
+async fn server_files(view: &dyn Remote, prefix: &str) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for (path, node) in listing(view).await {
+        if node.kind == Kind::File && path.starts_with(prefix) {
+            let mut data = Vec::new();
+            view.download(&node, &mut data).await.expect("download");
+            out.insert(path, data);
+        }
+    }
+    out
+}
+
+async fn sync_clean(engine: &Engine, what: &str) -> usize {
+    let summary = match engine.sync_connection("c").await {
+        Ok(s) => s,
+        Err(e) => {
+            let plan = engine.plan("c").await.map(|(ops, _)| ops);
+            panic!("{what}: sync failed: {e}; the plan now: {plan:#?}")
+        }
+    };
+    assert!(
+        summary.failures.is_empty(),
+        "{what}: failures {:?}",
+        summary.failures
+    );
+    summary.ops
+}
+
+/// The whole corpus through the engine against `target`.
+async fn round_trip(target: &Target, base: &Path) {
+    let local = base.join("local");
+    std::fs::create_dir_all(&local).expect("local dir");
+    let engine = engine(base);
+    engine
+        .add_connection(AddConnection {
+            name: "c".into(),
+            provider: target.provider.into(),
+            local_root: local.clone(),
+            remote: target.config.clone(),
+            credential: format!("odd-names:{}", target.server.column()),
+            remote_local_dir: target.remote_local_dir.clone(),
+            settings: ConnectionSettings::default(),
+        })
+        .await
+        .expect("adding the connection");
+    let view = target.view();
+    let cases = corpus();
+    let mut problems: Vec<String> = Vec::new();
+
+    // Up: created locally.
+    for (i, case) in cases.iter().enumerate() {
+        if !case.fits_local_disk() {
+            continue;
+        }
+        let p = local.join(format!("up/{i:03}/{}", case.name));
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, format!("up {i}")).expect("write");
+    }
+    sync_clean(&engine, "up").await;
+    let on_server = server_files(view.as_ref(), "up/").await;
+    let here: BTreeSet<String> = local_files(&local).into_keys().collect();
+    let skips = skipped(&engine);
+    for (i, case) in cases.iter().enumerate() {
+        if !case.fits_local_disk() {
+            continue;
+        }
+        let full = format!("up/{i:03}/{}", case.name);
+        let expected = case.expect(target.server);
+        let content = format!("up {i}");
+        if let Err(e) = check(
+            case,
+            expected,
+            &full,
+            &here,
+            &on_server,
+            content.as_bytes(),
+            &skips,
+        ) {
+            problems.push(format!("up   {:?} {}: {e}", expected, visible(&case.name)));
+        }
+    }
+    let again = sync_clean(&engine, "up, again").await;
+    if again != 0 {
+        problems.push(format!("up: a second sync did {again} operations"));
+    }
+
+    // Down: created on the server.
+    let mut folders: BTreeSet<String> = BTreeSet::new();
+    let mut stored: Vec<bool> = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let full = format!("down/{i:03}/{}", case.name);
+        let expected = case.expect(target.server);
+        let parts: Vec<&str> = full.split('/').collect();
+        let mut made = Ok(());
+        for depth in 1..parts.len() {
+            let folder = parts[..depth].join("/");
+            if made.is_ok() && folders.insert(folder.clone()) {
+                made = view.mkdir(&rel(&folder)).await.map(|_| ());
+            }
+        }
+        let content = format!("down {i}");
+        if made.is_ok() {
+            let mut src = content.as_bytes();
+            made = view
+                .upload(&rel(&full), &mut src, content.len() as u64, 0, None)
+                .await
+                .map(|_| ());
+        }
+        if made.is_err() && matches!(expected, Outcome::Skipped(_)) {
+            // Our backend need not write a name the engine never writes; another client
+            // may, where the server takes it (moto refuses a few, such as a newline).
+            let by_another_client = target.raw_s3.as_ref().map(|(port, bucket, prefix)| {
+                raw_put(
+                    *port,
+                    &format!("{bucket}/{prefix}/{full}"),
+                    content.as_bytes(),
+                )
+            });
+            if !matches!(by_another_client, Some(Ok(()))) {
+                stored.push(false);
+                continue;
+            }
+            made = Ok(());
+        }
+        match (made, expected) {
+            (Err(_), Outcome::Unstorable) => stored.push(false),
+            (Ok(()), Outcome::Unstorable) => {
+                problems.push(format!(
+                    "down {}: the server stored a name expected to be unstorable",
+                    visible(&case.name)
+                ));
+                stored.push(false);
+            }
+            (Err(e), _) => {
+                problems.push(format!(
+                    "down {}: the server refused it: {e}",
+                    visible(&case.name)
+                ));
+                stored.push(false);
+            }
+            (Ok(()), _) => stored.push(true),
+        }
+    }
+    sync_clean(&engine, "down").await;
+    let here = local_files(&local);
+    let on_server = present(view.as_ref()).await;
+    let skips = skipped(&engine);
+    for (i, case) in cases.iter().enumerate() {
+        if !stored[i] {
+            continue;
+        }
+        let full = format!("down/{i:03}/{}", case.name);
+        let expected = case.expect(target.server);
+        let content = format!("down {i}");
+        if let Err(e) = check(
+            case,
+            expected,
+            &full,
+            &on_server,
+            &here,
+            content.as_bytes(),
+            &skips,
+        ) {
+            problems.push(format!("down {:?} {}: {e}", expected, visible(&case.name)));
+        }
+    }
+    let again = sync_clean(&engine, "down, again").await;
+    if again != 0 {
+        problems.push(format!("down: a second sync did {again} operations"));
+    }
+
+    assert!(
+        problems.is_empty(),
+        "{} of {} names behaved otherwise on {}:\n{}",
+        problems.len(),
+        cases.len(),
+        target.server.column(),
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn corpus_on_the_local_folder_backend() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let remote = tmp.path().join("remote");
+    std::fs::create_dir_all(&remote).expect("remote dir");
+    let target = Target {
+        server: Server::Local,
+        provider: "local",
+        config: serde_json::json!({ "path": remote }),
+        remote_local_dir: Some(remote.clone()),
+        raw_s3: None,
+    };
+    run(300, round_trip(&target, tmp.path()));
+}
+
+#[test]
+fn corpus_on_webdav_rclone() {
+    require("rclone");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let served = tmp.path().join("served");
+    std::fs::create_dir_all(served.join("root")).expect("served root");
+    let server = RcloneWebdav::start(&served, "u", "p").expect("rclone serve webdav");
+    let target = Target {
+        server: Server::RcloneWebdav,
+        provider: "webdav",
+        config: serde_json::json!({
+            "url": format!("{}/root", server.base_url()),
+            "user": "u",
+            "password": "p",
+        }),
+        remote_local_dir: None,
+        raw_s3: None,
+    };
+    run(300, round_trip(&target, tmp.path()));
+}
+
+#[test]
+fn corpus_on_s3_moto() {
+    assert!(
+        moto_installed(),
+        "`moto_server` is not installed: run scripts/ensure-deps.sh"
+    );
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let server = MotoS3::start().expect("moto_server");
+    let config = serde_json::json!({
+        "endpoint": server.base_url(),
+        "bucket": "odd-names",
+        "prefix": "root",
+        "region": "us-east-1",
+        "access_key": "AKIDTEST",
+        "secret_key": "test secret",
+    });
+    run(300, async {
+        cloudsync_providers::s3::S3::from_config(&config)
+            .expect("backend")
+            .create_bucket()
+            .await
+            .expect("bucket");
+        let target = Target {
+            server: Server::Moto,
+            provider: "s3",
+            config,
+            remote_local_dir: None,
+            raw_s3: Some((server.port, "odd-names".into(), "root".into())),
+        };
+        round_trip(&target, tmp.path()).await;
+    });
+}

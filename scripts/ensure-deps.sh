@@ -5,7 +5,10 @@ set -euo pipefail
 
 need_pkgs=()
 # rclone: its `serve webdav` is a real WebDAV server for the WebDAV backend's tests.
-for pkg in build-essential pkg-config ca-certificates rclone; do
+# dbus-daemon, gnome-keyring, libsecret-tools: a real OS keyring (Secret Service) for the
+# keyring test, on a private session bus.
+for pkg in build-essential pkg-config ca-certificates rclone dbus-daemon gnome-keyring \
+  libsecret-tools; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
     need_pkgs+=("$pkg")
   fi

@@ -10,7 +10,7 @@ use cloudsync_core::units::{parse_rate, parse_size};
 use cloudsync_core::{ConflictPolicy, ConnectionSettings, Mode, RelPath};
 use cloudsync_engine::control::Request;
 use cloudsync_engine::engine::{AddConnection, Choice};
-use cloudsync_engine::secrets::SecretStore;
+use cloudsync_engine::secrets::SecretRef;
 
 use crate::output::{self, View};
 use crate::Talk;
@@ -413,8 +413,9 @@ impl SettingsArgs {
     }
 }
 
-/// Adds a connection whose secret goes to the owner-only store (the config keeps a
-/// reference under `field`); when adding fails, nothing is left behind.
+/// Adds a connection whose secret goes to the OS keyring, or the owner-only secrets file
+/// where no keyring answers (the config keeps a reference under `field`); when adding
+/// fails, the earlier secret (or none) is put back.
 async fn add_with_secret(
     talk: &mut Talk<'_>,
     mut add: AddConnection,
@@ -422,23 +423,20 @@ async fn add_with_secret(
     secret: &str,
     json: bool,
 ) -> anyhow::Result<u8> {
-    let secrets = SecretStore::in_dir(talk.dir.root());
-    let key = add.credential.clone();
-    let had = secrets.get(&key)?;
-    secrets.set(&key, secret)?;
+    let home = SecretRef::choose(talk.dir.root(), &add.credential)?;
+    let had = home.get()?;
+    home.set(secret)?;
+    tracing::info!(connection = %add.name, home = %home.describe(), "stored the secret");
     if let Some(map) = add.remote.as_object_mut() {
-        map.insert(
-            field.to_string(),
-            serde_json::json!(secrets.reference(&key)),
-        );
+        map.insert(field.to_string(), serde_json::json!(home));
     }
     let name = add.name.clone();
     let resp = talk.call(Request::Add(add)).await?;
     if !resp.ok {
         match had {
-            Some(old) => secrets.set(&key, &old)?,
+            Some(old) => home.set(&old)?,
             None => {
-                secrets.remove(&key)?;
+                home.remove()?;
             }
         }
     }

@@ -292,7 +292,7 @@ impl Engine {
             .filter_map(|k| c.remote.get(*k))
             .filter_map(|v| serde_json::from_value::<crate::secrets::SecretRef>(v.clone()).ok());
         for r in refs {
-            if let Err(e) = crate::secrets::SecretStore::at(&r.store).remove(&r.key) {
+            if let Err(e) = r.remove() {
                 tracing::warn!(connection = %c.name, error = %e, "cannot remove the stored secret");
             }
         }

@@ -23,6 +23,7 @@ pub mod executor;
 pub mod hash;
 pub mod live;
 pub mod localfs;
+pub mod os_keyring;
 pub mod paths;
 pub mod remote;
 pub mod scan;

@@ -1,9 +1,10 @@
 //! Secrets (passwords, tokens): kept out of the database, the settings and the logs.
 //!
-//! They live in `secrets.json` in the config dir, readable by the owner only (0600, the
-//! folder 0700), written through a temp file and a rename. A connection's stored config
-//! names only the file and the key ([`SecretRef`]), so the database never holds a secret.
-//! (On desktops with a keyring, the keyring is the better home; that comes with the app.)
+//! They go to the OS keyring when one answers ([`crate::os_keyring`]), else to
+//! `secrets.json` in the config dir, readable by the owner only (0600, the folder 0700),
+//! written through a temp file and a rename. A connection's stored config names only where
+//! the secret is ([`SecretRef`]), so the database never holds one. `CLOUDSYNC_SECRETS=file`
+//! or `=keyring` forces a home instead of choosing the keyring when it answers.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -11,6 +12,8 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::os_keyring::KeyringError;
 
 /// Errors of the secret store.
 #[derive(Debug, thiserror::Error)]
@@ -29,26 +32,115 @@ pub enum SecretError {
     /// The secret is not there.
     #[error("no secret stored under {0:?} (add the connection again)")]
     Missing(String),
+    /// The OS keyring could not be used.
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    /// `CLOUDSYNC_SECRETS` names no known home.
+    #[error("CLOUDSYNC_SECRETS must be \"keyring\" or \"file\", not {0:?}")]
+    BadChoice(String),
 }
 
-/// Where a connection's secret is kept.
+/// Where a connection's secret is kept. Stored in the connection's config as
+/// `{"keyring": SERVICE, "key": K}` or `{"store": FILE, "key": K}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SecretRef {
-    /// The store file.
-    pub store: PathBuf,
-    /// The key in it.
-    pub key: String,
+#[serde(untagged)]
+pub enum SecretRef {
+    /// In the OS keyring, under (`keyring`, `key`).
+    Keyring {
+        /// The keyring service name (it names the config dir).
+        keyring: String,
+        /// The entry's user name.
+        key: String,
+    },
+    /// In the owner-only secrets file.
+    File {
+        /// The store file.
+        store: PathBuf,
+        /// The key in it.
+        key: String,
+    },
 }
 
 impl SecretRef {
+    /// Where a new secret for `key` goes for the config dir `config_dir`: the OS keyring
+    /// when one answers (or `CLOUDSYNC_SECRETS=keyring` insists), else the secrets file.
+    ///
+    /// # Errors
+    /// `CLOUDSYNC_SECRETS` holds an unknown value, or insists on a keyring that is missing.
+    pub fn choose(config_dir: &Path, key: &str) -> Result<SecretRef, SecretError> {
+        let service = format!("cloudsync {}", config_dir.display());
+        let keyring = SecretRef::Keyring {
+            keyring: service.clone(),
+            key: key.to_string(),
+        };
+        let file = SecretStore::in_dir(config_dir).reference(key);
+        match std::env::var("CLOUDSYNC_SECRETS").ok().as_deref() {
+            Some("file") => Ok(file),
+            Some("keyring") => {
+                crate::os_keyring::get(&service, "cloudsync-keyring-probe")?;
+                Ok(keyring)
+            }
+            Some(other) if !other.is_empty() => Err(SecretError::BadChoice(other.to_string())),
+            _ if crate::os_keyring::available(&service) => Ok(keyring),
+            _ => Ok(file),
+        }
+    }
+
+    /// The key within its home.
+    pub fn key(&self) -> &str {
+        match self {
+            SecretRef::Keyring { key, .. } | SecretRef::File { key, .. } => key,
+        }
+    }
+
+    /// Where the secret is, for messages (never the secret itself).
+    pub fn describe(&self) -> String {
+        match self {
+            SecretRef::Keyring { .. } => "the OS keyring".to_string(),
+            SecretRef::File { store, .. } => format!("{} (owner-only)", store.display()),
+        }
+    }
+
+    /// The secret, if stored.
+    ///
+    /// # Errors
+    /// Its home cannot be read.
+    pub fn get(&self) -> Result<Option<String>, SecretError> {
+        match self {
+            SecretRef::Keyring { keyring, key } => Ok(crate::os_keyring::get(keyring, key)?),
+            SecretRef::File { store, key } => SecretStore::at(store).get(key),
+        }
+    }
+
+    /// Stores `value`, replacing any earlier secret.
+    ///
+    /// # Errors
+    /// Its home cannot be written.
+    pub fn set(&self, value: &str) -> Result<(), SecretError> {
+        match self {
+            SecretRef::Keyring { keyring, key } => Ok(crate::os_keyring::set(keyring, key, value)?),
+            SecretRef::File { store, key } => SecretStore::at(store).set(key, value),
+        }
+    }
+
+    /// Removes the secret; true when there was one.
+    ///
+    /// # Errors
+    /// Its home cannot be written.
+    pub fn remove(&self) -> Result<bool, SecretError> {
+        match self {
+            SecretRef::Keyring { keyring, key } => Ok(crate::os_keyring::remove(keyring, key)?),
+            SecretRef::File { store, key } => SecretStore::at(store).remove(key),
+        }
+    }
+
     /// Reads the secret.
     ///
     /// # Errors
-    /// The store cannot be read, or holds no such key.
+    /// Its home cannot be read, or holds no such key.
     pub fn resolve(&self) -> Result<String, SecretError> {
-        SecretStore::at(&self.store)
-            .get(&self.key)?
-            .ok_or_else(|| SecretError::Missing(self.key.clone()))
+        self.get()?
+            .ok_or_else(|| SecretError::Missing(self.key().to_string()))
     }
 }
 
@@ -73,7 +165,7 @@ impl SecretStore {
 
     /// A reference to `key` in this store.
     pub fn reference(&self, key: &str) -> SecretRef {
-        SecretRef {
+        SecretRef::File {
             store: self.path.clone(),
             key: key.to_string(),
         }
@@ -156,6 +248,42 @@ impl SecretStore {
 mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn references_keep_their_stored_shape() {
+        // Connections stored before the keyring existed name a file.
+        let old: SecretRef =
+            serde_json::from_str(r#"{"store":"/c/secrets.json","key":"webdav:u"}"#).expect("old");
+        assert_eq!(
+            old,
+            SecretRef::File {
+                store: "/c/secrets.json".into(),
+                key: "webdav:u".into()
+            }
+        );
+        let in_keyring = SecretRef::Keyring {
+            keyring: "cloudsync /c".into(),
+            key: "webdav:u".into(),
+        };
+        let json = serde_json::to_string(&in_keyring).expect("json");
+        assert_eq!(json, r#"{"keyring":"cloudsync /c","key":"webdav:u"}"#);
+        assert_eq!(
+            serde_json::from_str::<SecretRef>(&json).expect("back"),
+            in_keyring
+        );
+    }
+
+    #[test]
+    fn file_references_read_write_and_remove() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let r = SecretStore::in_dir(dir.path()).reference("k");
+        assert_eq!(r.get().expect("get"), None);
+        assert!(matches!(r.resolve(), Err(SecretError::Missing(_))));
+        r.set("v").expect("set");
+        assert_eq!(r.resolve().expect("resolve"), "v");
+        assert!(r.remove().expect("remove"));
+        assert!(!r.remove().expect("remove again"));
+    }
 
     #[test]
     fn secrets_round_trip_in_an_owner_only_file() {

@@ -4,8 +4,11 @@
 //!   in-memory remote, seeded workloads);
 //! - [`names`]: the odd-names corpus every backend's tests use;
 //! - [`scenario`]: the scenario format (act on local/remote, sync, expect trees);
-//! - [`servers`]: real servers (rclone's WebDAV) on free local ports, for backend tests.
+//! - [`servers`]: real servers (rclone's WebDAV, WsgiDAV, moto) on free local ports, for
+//!   backend tests;
+//! - [`cut_proxy`]: a local TCP proxy that breaks connections, for resume tests.
 
+pub mod cut_proxy;
 pub mod names;
 pub mod scenario;
 pub mod servers;

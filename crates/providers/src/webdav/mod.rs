@@ -21,6 +21,7 @@
 mod auth;
 mod download;
 mod listing;
+mod paths;
 pub mod probe;
 pub mod propfind;
 pub mod tls;
@@ -38,20 +39,14 @@ use cloudsync_core::{Capabilities, Kind, Node, RelPath, Tree};
 use cloudsync_engine::remote::{Listing, Remote, RemoteError};
 use cloudsync_engine::scan::TEMP_PREFIX;
 use cloudsync_engine::secrets::SecretRef;
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::percent_decode_str;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
 use auth::{Auth, Next};
+use paths::{enc, enc_all};
 use probe::Probes;
 use propfind::{parse_multistatus, Entry, PROPFIND_BODY};
-
-/// Everything but the unreserved characters (RFC 3986) is escaped in a path segment.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// Upload chunk size.
 const CHUNK: usize = 256 * 1024;
@@ -154,15 +149,6 @@ fn map_status(status: StatusCode, headers: &HeaderMap, what: &str) -> RemoteErro
         500..=599 | 408 => RemoteError::Unavailable(msg),
         _ => RemoteError::Other(msg),
     }
-}
-
-/// A spelling of any name that is a valid path component (dots and slashes escaped too).
-fn enc_all(name: &str) -> String {
-    utf8_percent_encode(name, NON_ALPHANUMERIC).to_string()
-}
-
-fn enc(segment: &str) -> String {
-    utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
 impl WebDav {
@@ -288,23 +274,6 @@ impl WebDav {
         &self.root
     }
 
-    /// The URL of `rel` below the root (`None`: the root), with a trailing `/` for folders.
-    fn url(&self, rel: Option<&RelPath>, dir: bool) -> Url {
-        let mut path = self.root.path().trim_end_matches('/').to_string();
-        if let Some(rel) = rel {
-            for c in rel.components() {
-                path.push('/');
-                path.push_str(&enc(c));
-            }
-        }
-        if dir || path.is_empty() {
-            path.push('/');
-        }
-        let mut u = self.root.clone();
-        u.set_path(&path);
-        u
-    }
-
     /// Sends a request with a small replayable body, answering the server's
     /// authentication challenge (once, plus once more for a stale Digest nonce).
     async fn send(
@@ -402,39 +371,6 @@ impl WebDav {
         self.propfind_raw(url, depth).await.map_err(|e| match e {
             PropfindError::Remote(e) | PropfindError::Refused(e) => e,
         })
-    }
-
-    /// The decoded path segments of `href` below the root (`Err(raw)` for a segment that
-    /// is not UTF-8 once decoded); `None` when it lies outside the root.
-    fn relative_segments(&self, href: &str) -> Option<Vec<Result<String, String>>> {
-        let path = match href.find("://") {
-            Some(i) => {
-                let rest = &href[i + 3..];
-                rest.find('/').map_or("/", |j| &rest[j..])
-            }
-            None => href,
-        };
-        let path = path.split(['?', '#']).next().unwrap_or_default();
-        let mut segs: Vec<Result<String, String>> = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                percent_decode_str(s)
-                    .decode_utf8()
-                    .map(|d| d.into_owned())
-                    .map_err(|_| s.to_string())
-            })
-            .collect();
-        let n = self.root_segments.len();
-        if segs.len() < n
-            || !segs[..n]
-                .iter()
-                .zip(&self.root_segments)
-                .all(|(a, b)| a.as_ref().is_ok_and(|a| a == b))
-        {
-            return None;
-        }
-        Some(segs.split_off(n))
     }
 
     /// Depth 0 on `rel`: the node there, or `None`.
@@ -736,38 +672,5 @@ impl Remote for WebDav {
             "no free name in the trash for {}",
             node.path
         )))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_escape_every_reserved_character() {
-        let d = WebDav::new("http://127.0.0.1:1/a%20b/root", "u", None, "").expect("valid");
-        assert_eq!(d.root_segments, vec!["a b".to_string(), "root".to_string()]);
-        let p = RelPath::new("x y/100% #1?&+'é😀").expect("valid path");
-        let u = d.url(Some(&p), false);
-        assert_eq!(
-            u.as_str(),
-            "http://127.0.0.1:1/a%20b/root/x%20y/100%25%20%231%3F%26%2B%27%C3%A9%F0%9F%98%80"
-        );
-        let segs = d
-            .relative_segments(
-                "http://127.0.0.1:1/a%20b/root/x%20y/100%25%20%231%3F%26%2B%27%C3%A9%F0%9F%98%80",
-            )
-            .expect("below the root");
-        assert_eq!(
-            segs,
-            vec![Ok("x y".to_string()), Ok("100% #1?&+'é😀".to_string())]
-        );
-        assert_eq!(d.relative_segments("/a b/root/"), Some(Vec::new()));
-        assert_eq!(
-            d.relative_segments("/a%20b/root/bad%FF"),
-            Some(vec![Err("bad%FF".to_string())])
-        );
-        assert_eq!(d.relative_segments("/elsewhere/x"), None);
-        assert_eq!(d.url(None, true).as_str(), "http://127.0.0.1:1/a%20b/root/");
     }
 }

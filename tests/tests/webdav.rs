@@ -129,6 +129,7 @@ on_both_servers!(
     downloads_resume_after_a_broken_connection,
     depth_infinity_and_the_walk_list_the_same_tree,
     if_match_probe_and_concurrent_changes,
+    names_with_semicolons,
 );
 
 fn rel(s: &str) -> RelPath {
@@ -1078,4 +1079,61 @@ fn https_with_a_private_ca() {
         "tls"
     );
     drop(server);
+}
+
+/// WsgiDAV cuts a MOVE Destination at ';' (it parses `;...` as URL parameters), so such
+/// names are written by a direct conditional PUT there; rclone moves them as usual.
+fn names_with_semicolons(kind: ServerKind) {
+    let fx = Fixture::new(kind);
+    run(60, async {
+        let r = fx.remote();
+        r.prepare_root().await.expect("prepare_root");
+        let moves = r.can_move_to(&rel("a;b.txt")).await.expect("probe");
+        assert_eq!(moves, kind == ServerKind::Rclone, "{kind:?}");
+        assert!(r.can_move_to(&rel("plain.txt")).await.expect("no probe"));
+        std::fs::write(fx.root.join("a"), "bystander").expect("write");
+
+        let n1 = upload_bytes(&r, "a;b.txt", b"one", None)
+            .await
+            .expect("upload");
+        assert_eq!(
+            std::fs::read(fx.root.join("a;b.txt")).expect("read"),
+            b"one"
+        );
+        let again = upload_bytes(&r, "a;b.txt", b"clash", None).await;
+        assert!(matches!(again, Err(RemoteError::Changed(_))), "{again:?}");
+        let n2 = upload_bytes(&r, "a;b.txt", b"two!", Some(&n1))
+            .await
+            .expect("replace");
+        let stale = upload_bytes(&r, "a;b.txt", b"stale", Some(&n1)).await;
+        assert!(matches!(stale, Err(RemoteError::Changed(_))), "{stale:?}");
+        assert_eq!(
+            std::fs::read(fx.root.join("a;b.txt")).expect("read"),
+            b"two!"
+        );
+        assert_eq!(
+            std::fs::read(fx.root.join("a")).expect("read"),
+            b"bystander",
+            "the name before the ';' is untouched"
+        );
+
+        // Renaming onto such a name works where the server can move there.
+        let c = upload_bytes(&r, "c.txt", b"c", None).await.expect("upload");
+        let renamed = r.rename(&c, &rel("c;d.txt")).await;
+        if moves {
+            renamed.expect("rename");
+            assert!(fx.root.join("c;d.txt").is_file());
+        } else {
+            assert!(matches!(renamed, Err(RemoteError::Other(_))), "{renamed:?}");
+            assert!(fx.root.join("c.txt").is_file());
+        }
+
+        // Deleting lands in the trash (with '_' for ';' where the server needs it).
+        r.delete(&n2).await.expect("delete");
+        assert!(!fx.root.join("a;b.txt").exists());
+        let trashed = files_below(&fx.root.join(".cloudsync-trash"));
+        let want = if moves { "/a;b.txt" } else { "/a_b.txt" };
+        assert!(trashed.iter().any(|t| t.ends_with(want)), "{trashed:?}");
+        assert!(temps_in(&fx.root).is_empty(), "{:?}", temps_in(&fx.root));
+    });
 }

@@ -130,6 +130,7 @@ on_both_servers!(
     depth_infinity_and_the_walk_list_the_same_tree,
     if_match_probe_and_concurrent_changes,
     names_with_semicolons,
+    a_change_between_resumes_is_reported,
 );
 
 fn rel(s: &str) -> RelPath {
@@ -1135,5 +1136,73 @@ fn names_with_semicolons(kind: ServerKind) {
         let want = if moves { "/a;b.txt" } else { "/a_b.txt" };
         assert!(trashed.iter().any(|t| t.ends_with(want)), "{trashed:?}");
         assert!(temps_in(&fx.root).is_empty(), "{:?}", temps_in(&fx.root));
+    });
+}
+
+/// A sink that replaces the served file (by rename, so the running GET keeps the old
+/// bytes) as soon as the first bytes arrive.
+struct ChangingSink {
+    got: Vec<u8>,
+    replace: Option<(PathBuf, PathBuf)>,
+}
+
+impl std::io::Write for ChangingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some((new, target)) = self.replace.take() {
+            std::fs::rename(new, target)?;
+        }
+        self.got.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The file changes on the server after the download started and before it is resumed:
+/// the resume is refused as a change, and only bytes of the listed version were written.
+fn a_change_between_resumes_is_reported(kind: ServerKind) {
+    let fx = Fixture::new(kind);
+    let data = pseudo_random(1024 * 1024, 9);
+    std::fs::write(fx.root.join("f.bin"), &data).expect("write");
+    let newer = fx.base.join("newer.bin");
+    std::fs::write(&newer, pseudo_random(1024 * 1024 + 1, 10)).expect("write");
+    let proxy = CutProxy::start(
+        fx.server.port,
+        Cut {
+            direction: Direction::ToClient,
+            after_bytes: 200_000,
+            cuts: 1,
+        },
+    );
+    let via_proxy = WebDav::new(
+        &format!("{}/root", proxy.base_url()),
+        USER,
+        Some(PASS.into()),
+        "",
+    )
+    .expect("backend");
+    run(60, async {
+        let node = fx
+            .remote()
+            .list(&Tree::new())
+            .await
+            .expect("list")
+            .nodes
+            .into_iter()
+            .find(|n| n.path.as_str() == "f.bin")
+            .expect("listed");
+        let mut sink = ChangingSink {
+            got: Vec::new(),
+            replace: Some((newer.clone(), fx.root.join("f.bin"))),
+        };
+        let e = via_proxy.download(&node, &mut sink).await;
+        assert!(matches!(e, Err(RemoteError::Changed(_))), "{e:?}");
+        assert_eq!(proxy.cuts_made(), 1);
+        assert!(!sink.got.is_empty() && sink.got.len() < data.len());
+        assert!(
+            data.starts_with(&sink.got),
+            "only bytes of the listed version"
+        );
     });
 }

@@ -153,7 +153,8 @@ fn map_status(status: StatusCode, headers: &HeaderMap, what: &str) -> RemoteErro
 
 impl WebDav {
     /// A backend for the collection at `url` (plus the optional `root` path below it),
-    /// authenticating with Basic auth as `user` (with `password`, when there is one).
+    /// authenticating as `user` (with `password`, when there is one) by Basic or Digest
+    /// auth, whichever the server asks for.
     ///
     /// # Errors
     /// [`RemoteError::Other`] for a URL that is not `http(s)://...` or a client that cannot
@@ -351,8 +352,10 @@ impl WebDav {
         }
         if status.as_u16() != 207 {
             let e = map_status(status, resp.headers(), &format!("PROPFIND {}", url.path()));
+            // Anything but bad credentials or a request to slow down counts as a refusal
+            // (servers answer an unwelcome `Depth: infinity` with 403, 400 or even 500).
             return Err(match status.as_u16() {
-                401 | 429 | 500..=599 => PropfindError::Remote(e),
+                401 | 429 => PropfindError::Remote(e),
                 _ => PropfindError::Refused(e),
             });
         }

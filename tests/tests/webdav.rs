@@ -772,7 +772,15 @@ fn if_match_probe_and_concurrent_changes(kind: ServerKind) {
         let r = fx.remote();
         r.prepare_root().await.expect("prepare_root");
         let honoured = r.if_match_honoured().await.expect("probe");
-        assert_eq!(honoured, kind != ServerKind::Rclone, "{kind:?}");
+        let expected = kind != ServerKind::Rclone;
+        assert_eq!(
+            honoured,
+            cloudsync_providers::webdav::IfMatch {
+                put: expected,
+                move_source: expected
+            },
+            "{kind:?}"
+        );
         assert_eq!(r.if_match_honoured().await.expect("cached"), honoured);
         assert!(temps_in(&fx.root).is_empty(), "{:?}", temps_in(&fx.root));
 

@@ -8,9 +8,9 @@
 //!   mtime; there is no content hash.
 //! - Uploads `PUT` a `.cloudsync-tmp-*` file beside the target and `MOVE` it into place
 //!   (`Overwrite: F` for a new file). A replacement re-checks the ETag first (some servers
-//!   ignore `If-Match`); when a one-time probe shows the server honours `If-Match`, the old
-//!   version is also moved aside with `If-Match` before the new one moves in, so a change
-//!   racing the check is caught by the server itself.
+//!   ignore `If-Match`); when a one-time probe shows the server honours `If-Match` on a
+//!   `MOVE` source, the old version is also moved aside with `If-Match` before the new one
+//!   moves in, so a change racing the check is caught by the server itself.
 //! - Downloads resume a broken body with `Range`/`If-Range` (`download.rs`).
 //! - Deletes are moves into `.cloudsync-trash/YYYY-MM-DD/` at the remote root.
 //! - A `.cloudsync-root` marker guards against an empty or wrong root.
@@ -25,6 +25,8 @@ mod paths;
 pub mod probe;
 pub mod propfind;
 pub mod tls;
+
+pub use probe::IfMatch;
 mod upload;
 
 use std::io::{Read, Write};

@@ -1,16 +1,19 @@
 //! One-time probes of what a WebDAV server supports, and the conditional replace that
 //! uses the `If-Match` probe's answer.
 //!
-//! Servers differ: rclone 1.60 ignores `If-Match`, WsgiDAV honours it. The probe tests the
-//! exact request the replace relies on (a `MOVE` whose source carries a wrong `If-Match`)
-//! on a temp file at the root, and cleans up after itself.
+//! Servers differ: rclone 1.60 ignores `If-Match`, WsgiDAV honours it. The probe sends a
+//! wrong `If-Match` with both requests that rely on it, a `PUT` (the direct upload) and a
+//! `MOVE` of the source (the conditional replace), to a temp file at the root, and cleans
+//! up after itself. (`If-Match` on a `MOVE` is about its source, not its destination, so
+//! the replace moves the old version aside conditionally rather than conditioning the
+//! `MOVE` of the new one.)
 
 use std::sync::OnceLock;
 
 use cloudsync_core::RelPath;
 use cloudsync_engine::remote::RemoteError;
 
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue, IF_MATCH};
 
 use super::{other, temp_name, WebDav};
 
@@ -21,21 +24,31 @@ pub struct Probes {
     pub(super) auth: tokio::sync::OnceCell<()>,
     /// Whether `PROPFIND Depth: infinity` on the root worked.
     pub(super) infinity: OnceLock<bool>,
-    /// Whether `If-Match` on a `MOVE` source is honoured.
-    if_match: tokio::sync::OnceCell<bool>,
+    /// Whether `If-Match` is honoured.
+    if_match: tokio::sync::OnceCell<IfMatch>,
     /// Whether a `MOVE` to a name with ';' lands there.
     semicolon: tokio::sync::OnceCell<bool>,
+}
+
+/// Which requests a server refuses (412) when their `If-Match` does not match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IfMatch {
+    /// `PUT` of the request URI.
+    pub put: bool,
+    /// `MOVE` of the source.
+    pub move_source: bool,
 }
 
 /// An entity tag no server hands out.
 const WRONG_ETAG: &str = "\"cloudsync-probe-never-matches\"";
 
 impl WebDav {
-    /// Whether the server refuses a `MOVE` whose `If-Match` does not match (probed once).
+    /// Which requests the server refuses when their `If-Match` does not match (probed
+    /// once).
     ///
     /// # Errors
-    /// When the probe files cannot be written.
-    pub async fn if_match_honoured(&self) -> Result<bool, RemoteError> {
+    /// When the probe file cannot be written.
+    pub async fn if_match_honoured(&self) -> Result<IfMatch, RemoteError> {
         self.probes
             .if_match
             .get_or_try_init(|| self.probe_if_match())
@@ -43,7 +56,7 @@ impl WebDav {
             .copied()
     }
 
-    async fn probe_if_match(&self) -> Result<bool, RemoteError> {
+    async fn probe_if_match(&self) -> Result<IfMatch, RemoteError> {
         let a = RelPath::from_name(&format!("{}-probe", temp_name())).map_err(other)?;
         let b = RelPath::from_name(&format!("{}-probe", temp_name())).map_err(other)?;
         let (ua, ub) = (self.url(Some(&a), false), self.url(Some(&b), false));
@@ -51,21 +64,39 @@ impl WebDav {
         let mut src = body;
         self.put_stream(ua.clone(), &mut src, body.len() as u64, HeaderMap::new())
             .await?;
-        let honoured = match self
+        let result = self.probe_if_match_on(&ua, &ub, body).await;
+        let _ = self.delete_url(ua).await;
+        let _ = self.delete_url(ub).await;
+        tracing::debug!("WebDAV server honours If-Match: {result:?}");
+        result
+    }
+
+    async fn probe_if_match_on(
+        &self,
+        ua: &reqwest::Url,
+        ub: &reqwest::Url,
+        body: &[u8],
+    ) -> Result<IfMatch, RemoteError> {
+        let mut wrong = HeaderMap::new();
+        wrong.insert(IF_MATCH, HeaderValue::from_static(WRONG_ETAG));
+        let mut src = body;
+        let put = match self
+            .put_stream(ua.clone(), &mut src, body.len() as u64, wrong)
+            .await
+        {
+            Err(RemoteError::Changed(_)) => true,
+            Ok(()) => false,
+            Err(e) => return Err(e),
+        };
+        let move_source = match self
             .move_if(ua.clone(), ub.clone(), false, Some(WRONG_ETAG))
             .await
         {
             Err(RemoteError::Changed(_)) => true,
             Ok(()) => false,
-            Err(e) => {
-                let _ = self.delete_url(ua).await;
-                return Err(e);
-            }
+            Err(e) => return Err(e),
         };
-        let _ = self.delete_url(ua).await;
-        let _ = self.delete_url(ub).await;
-        tracing::debug!("WebDAV server honours If-Match on MOVE: {honoured}");
-        Ok(honoured)
+        Ok(IfMatch { put, move_source })
     }
 
     /// Whether a `MOVE` to `dest` lands there: always, unless its name has a ';' and the

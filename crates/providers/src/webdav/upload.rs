@@ -78,7 +78,7 @@ impl WebDav {
             None if replaces.is_none() => {
                 headers.insert(IF_NONE_MATCH, HeaderValue::from_static("*"));
             }
-            Some(tag) if self.if_match_honoured().await? => {
+            Some(tag) if self.if_match_honoured().await?.put => {
                 headers.insert(IF_MATCH, HeaderValue::from_str(tag).map_err(other)?);
             }
             _ => {}
@@ -190,7 +190,7 @@ impl WebDav {
             Some(old) => {
                 self.check_target(path, replaces).await?;
                 match old.rev.as_deref() {
-                    Some(tag) if self.if_match_honoured().await? => {
+                    Some(tag) if self.if_match_honoured().await?.move_source => {
                         self.replace_conditionally(temp, path, tag).await?;
                     }
                     _ => self.move_to(temp, target, true).await?,

@@ -28,6 +28,13 @@ if ! python3 -c 'import moto.server' >/dev/null 2>&1; then
   python3 -m pip install --quiet 'moto[server]'
 fi
 
+# WsgiDAV on cheroot: a second, independent WebDAV server (Basic or Digest auth) for the
+# WebDAV backend's tests.
+if ! python3 -c 'import wsgidav, cheroot' >/dev/null 2>&1; then
+  echo "ensure-deps: installing wsgidav and cheroot from PyPI"
+  python3 -m pip install --quiet wsgidav cheroot
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   for c in "$HOME/.cargo/bin/cargo" /usr/local/cargo/bin/cargo; do
     if [ -x "$c" ]; then export PATH="$(dirname "$c"):$PATH"; fi

@@ -1,6 +1,7 @@
 //! Real servers for backend tests, started on a free local port and killed on drop.
 //!
-//! - [`RcloneWebdav`]: `rclone serve webdav DIR` with Basic auth.
+//! - [`RcloneWebdav`]: `rclone serve webdav DIR` with Basic auth (optionally HTTPS).
+//! - [`WsgiDav`]: WsgiDAV (PyPI `wsgidav` + `cheroot`) with Basic or Digest auth.
 //! - [`MotoS3`]: `moto_server`, an in-memory mock of AWS S3 (PyPI `moto[server]`).
 //!
 //! A missing server program is reported by [`require`], which tells how to install it
@@ -21,12 +22,21 @@ pub struct Server {
     child: Child,
     /// The port it listens on (127.0.0.1).
     pub port: u16,
+    /// Files the server reads while it runs (its config), removed after it.
+    _keep: Option<tempfile::TempDir>,
 }
 
 impl Server {
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Server {
+    /// `https://127.0.0.1:PORT` (for a server started with TLS).
+    pub fn https_url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
     }
 }
 
@@ -93,13 +103,28 @@ impl RcloneWebdav {
     /// rclone is missing or the server does not come up within 10 s (a few ports are
     /// tried, in case another process took the chosen one meanwhile).
     pub fn start(dir: &Path, user: &str, pass: &str) -> Option<Server> {
+        Self::start_with(dir, user, pass, None)
+    }
+
+    /// Like [`RcloneWebdav::start`], over HTTPS with the PEM certificate and key files
+    /// `tls = (cert, key)`.
+    pub fn start_tls(dir: &Path, user: &str, pass: &str, tls: (&Path, &Path)) -> Option<Server> {
+        Self::start_with(dir, user, pass, Some(tls))
+    }
+
+    fn start_with(
+        dir: &Path,
+        user: &str,
+        pass: &str,
+        tls: Option<(&Path, &Path)>,
+    ) -> Option<Server> {
         if !installed("rclone") {
             return None;
         }
         for _ in 0..3 {
             let port = free_port();
-            let mut child = Command::new("rclone")
-                .arg("serve")
+            let mut cmd = Command::new("rclone");
+            cmd.arg("serve")
                 .arg("webdav")
                 .arg(dir)
                 .arg("--addr")
@@ -112,20 +137,133 @@ impl RcloneWebdav {
                 .arg("--dir-cache-time")
                 .arg("0s")
                 .arg("--config")
-                .arg("/dev/null")
+                .arg("/dev/null");
+            if let Some((cert, key)) = tls {
+                cmd.arg("--cert").arg(cert).arg("--key").arg(key);
+            }
+            let mut child = cmd
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .ok()?;
             if wait_listening(&mut child, port) {
-                return Some(Server { child, port });
+                return Some(Server {
+                    child,
+                    port,
+                    _keep: None,
+                });
             }
             let _ = child.kill();
             let _ = child.wait();
         }
         None
     }
+}
+
+/// How a [`WsgiDav`] server asks for credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WsgiAuth {
+    /// Basic only.
+    Basic,
+    /// Digest only (MD5, `qop=auth`; WsgiDAV 4.4 offers no SHA-256).
+    Digest,
+}
+
+/// WsgiDAV on cheroot (`python3 -m wsgidav`), configured by a JSON file in a temp dir.
+#[derive(Debug)]
+pub struct WsgiDav;
+
+impl WsgiDav {
+    /// Serves `dir` on a free port for `user`/`pass` with `auth`; `None` when WsgiDAV is
+    /// missing or does not answer within 10 s (a few ports are tried).
+    pub fn start(dir: &Path, user: &str, pass: &str, auth: WsgiAuth) -> Option<Server> {
+        Self::start_with(dir, user, pass, auth, true)
+    }
+
+    /// Like [`WsgiDav::start`], refusing `PROPFIND Depth: infinity` (403).
+    pub fn start_finite_depth(dir: &Path, user: &str, pass: &str) -> Option<Server> {
+        Self::start_with(dir, user, pass, WsgiAuth::Basic, false)
+    }
+
+    fn start_with(
+        dir: &Path,
+        user: &str,
+        pass: &str,
+        auth: WsgiAuth,
+        infinity: bool,
+    ) -> Option<Server> {
+        if !wsgidav_installed() {
+            return None;
+        }
+        let conf_dir = tempfile::tempdir().ok()?;
+        let digest = auth == WsgiAuth::Digest;
+        for _ in 0..3 {
+            let port = free_port();
+            let config = serde_json::json!({
+                "host": "127.0.0.1",
+                "port": port,
+                "provider_mapping": { "/": dir.to_string_lossy() },
+                "http_authenticator": {
+                    "accept_basic": !digest,
+                    "accept_digest": digest,
+                    "default_to_digest": digest,
+                },
+                "simple_dc": { "user_mapping": { "*": { user: { "password": pass } } } },
+                "verbose": 0,
+                "logging": { "enable_loggers": [] },
+                "dir_browser": { "enable": false },
+                "suppress_version_info": true,
+            });
+            let conf = conf_dir.path().join("wsgidav.json");
+            std::fs::write(&conf, config.to_string()).ok()?;
+            // WsgiDAV has no setting for finite depth; a tiny launcher flips the switch
+            // its request server reads.
+            let launcher = format!(
+                "import sys, wsgidav.request_server as rs\n\
+                 if not {infinity}:\n\
+                 \torig = rs.RequestServer.__init__\n\
+                 \tdef init(self, *a, **k):\n\
+                 \t\torig(self, *a, **k)\n\
+                 \t\tself.allow_propfind_infinite = False\n\
+                 \trs.RequestServer.__init__ = init\n\
+                 from wsgidav.server.server_cli import run\n\
+                 sys.argv = ['wsgidav', '--config', sys.argv[1], '-q']\n\
+                 run()\n",
+                infinity = if infinity { "True" } else { "False" },
+            );
+            let mut child = Command::new("python3")
+                .arg("-c")
+                .arg(launcher)
+                .arg(&conf)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .ok()?;
+            if wait_listening(&mut child, port) && answers_http(port) {
+                return Some(Server {
+                    child,
+                    port,
+                    _keep: Some(conf_dir),
+                });
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        None
+    }
+}
+
+/// True when `python3 -c 'import wsgidav, cheroot'` works.
+pub fn wsgidav_installed() -> bool {
+    Command::new("python3")
+        .arg("-c")
+        .arg("import wsgidav, cheroot")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// `moto_server` (in-memory S3; it accepts any credentials).
@@ -166,7 +304,11 @@ impl MotoS3 {
                 .spawn()
                 .ok()?;
             if wait_listening(&mut child, port) && answers_http(port) {
-                return Some(Server { child, port });
+                return Some(Server {
+                    child,
+                    port,
+                    _keep: None,
+                });
             }
             let _ = child.kill();
             let _ = child.wait();

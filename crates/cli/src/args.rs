@@ -210,6 +210,10 @@ pub enum AddCommand {
         /// Folder on the server to sync with (default: the URL's folder).
         #[arg(long, value_name = "PATH")]
         remote_root: Option<String>,
+        /// A PEM file of CA certificates to trust besides the system's (for an HTTPS server
+        /// with a private CA).
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<PathBuf>,
         /// Options.
         #[command(flatten)]
         options: SettingsArgs,
@@ -552,6 +556,7 @@ pub async fn execute(command: Command, talk: &mut Talk<'_>) -> anyhow::Result<u8
             user,
             password_env,
             remote_root,
+            ca_file,
             options,
         })) => {
             let mut settings = ConnectionSettings::default();
@@ -562,13 +567,28 @@ pub async fn execute(command: Command, talk: &mut Talk<'_>) -> anyhow::Result<u8
                 Ok(u) => u,
                 Err(e) => return Ok(bad_input(e)),
             };
+            // Checked here so a bad file is reported before any password is asked for;
+            // the stored path is absolute, as the engine may run elsewhere.
+            let ca_file = match ca_file.map(|p| std::path::absolute(&p).unwrap_or(p)) {
+                Some(p) => match cloudsync_providers::webdav::tls::load_ca_file(&p) {
+                    Ok(_) => Some(p),
+                    Err(e) => return Ok(bad_input(anyhow::anyhow!("--ca-file: {e}"))),
+                },
+                None => None,
+            };
             let user = user.unwrap_or_default();
             let password = match read_password(password_env.as_deref(), &url, &user) {
                 Ok(p) => p,
                 Err(e) => return Ok(bad_input(e)),
             };
             let credential = format!("webdav:{url}:{user}");
-            let config = serde_json::json!({ "url": url, "user": user });
+            let mut config = serde_json::json!({ "url": url, "user": user });
+            if let (Some(p), Some(map)) = (ca_file, config.as_object_mut()) {
+                map.insert(
+                    "ca_file".into(),
+                    serde_json::Value::String(p.to_string_lossy().into_owned()),
+                );
+            }
             let add = AddConnection {
                 name,
                 provider: "webdav".into(),

@@ -1,47 +1,77 @@
-//! The WebDAV backend (RFC 4918), over one keep-alive HTTP/1.1 client with Basic auth.
+//! The WebDAV backend (RFC 4918), over one keep-alive HTTP/1.1 client.
 //!
-//! - Listing walks every collection with `PROPFIND Depth: 1` (a bounded number in flight);
-//!   `getetag` is the revision, `getlastmodified` the mtime; there is no content hash.
+//! - Authentication: Basic, or Digest (MD5/SHA-256, `qop=auth`) for servers offering
+//!   only Digest (`auth.rs`). HTTPS trusts the system roots plus an optional `ca_file`
+//!   (`tls.rs`).
+//! - Listing: one `PROPFIND Depth: infinity` where the server allows it, else a walk of
+//!   `Depth: 1` PROPFINDs (`listing.rs`); `getetag` is the revision, `getlastmodified` the
+//!   mtime; there is no content hash.
 //! - Uploads `PUT` a `.cloudsync-tmp-*` file beside the target and `MOVE` it into place
-//!   (`Overwrite: F` for a new file; for a replacement the ETag is re-checked first, since
-//!   some servers ignore `If-Match`).
+//!   (`Overwrite: F` for a new file). A replacement re-checks the ETag first (some servers
+//!   ignore `If-Match`); when a one-time probe shows the server honours `If-Match` on a
+//!   `MOVE` source, the old version is also moved aside with `If-Match` before the new one
+//!   moves in, so a change racing the check is caught by the server itself.
+//! - Downloads resume a broken body with `Range`/`If-Range` (`download.rs`).
 //! - Deletes are moves into `.cloudsync-trash/YYYY-MM-DD/` at the remote root (or, with the
 //!   trash turned off, real deletes: see `trash.rs`, which also purges old day folders).
 //! - A `.cloudsync-root` marker guards against an empty or wrong root.
 //!
-//! Not supported: Digest auth, `Depth: infinity` listings, custom CAs, resumed transfers.
+//! Not supported: resumed uploads (WebDAV has no standard partial PUT), locks, `auth-int`
+//! Digest, client certificates, setting mtimes.
 
+mod auth;
+mod download;
+mod listing;
+mod paths;
+pub mod probe;
 pub mod propfind;
+pub mod tls;
 mod trash;
+mod upload;
+
+pub use probe::IfMatch;
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use cloudsync_core::capabilities::ProviderRules;
-use cloudsync_core::rules::{SkipRule, ROOT_MARKER, TRASH_DIR};
+use cloudsync_core::rules::{ROOT_MARKER, TRASH_DIR};
 use cloudsync_core::{Capabilities, Kind, Node, RelPath, Tree};
 use cloudsync_engine::remote::{Listing, Remote, RemoteError};
-use cloudsync_engine::scan::{is_internal_name, TEMP_PREFIX};
+use cloudsync_engine::scan::TEMP_PREFIX;
 use cloudsync_engine::secrets::SecretRef;
-use futures::stream::{FuturesUnordered, StreamExt};
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::percent_decode_str;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
+use auth::{Auth, Next};
+use paths::{enc, enc_all};
+use probe::Probes;
 use propfind::{parse_multistatus, Entry, PROPFIND_BODY};
 
-/// Everything but the unreserved characters (RFC 3986) is escaped in a path segment.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// How many PROPFINDs a listing keeps in flight.
-const LIST_PARALLELISM: usize = 8;
 /// Upload chunk size.
 const CHUNK: usize = 256 * 1024;
+
+/// Connection options beyond the URL and credentials.
+#[derive(Debug, Clone)]
+pub struct WebDavOptions {
+    /// A PEM file of extra trusted CA certificates (added to the system roots).
+    pub ca_file: Option<PathBuf>,
+    /// Try `PROPFIND Depth: infinity` for listings (the walk is used when refused).
+    pub depth_infinity: bool,
+}
+
+impl Default for WebDavOptions {
+    fn default() -> Self {
+        WebDavOptions {
+            ca_file: None,
+            depth_infinity: true,
+        }
+    }
+}
 
 /// A WebDAV server folder used as the remote.
 #[derive(Debug, Clone)]
@@ -51,8 +81,39 @@ pub struct WebDav {
     root: Url,
     /// The decoded segments of the root's path.
     root_segments: Vec<String>,
-    user: String,
-    password: Option<String>,
+    /// Credentials and the scheme the server asked for (shared by clones).
+    auth: Arc<Auth>,
+    /// What one-time probes found out about the server (shared by clones).
+    probes: Arc<Probes>,
+    options: WebDavOptions,
+}
+
+/// A PROPFIND that failed: refused by the server (status), or another remote error.
+#[derive(Debug)]
+enum PropfindError {
+    Refused(RemoteError),
+    Remote(RemoteError),
+}
+
+impl From<RemoteError> for PropfindError {
+    fn from(e: RemoteError) -> Self {
+        PropfindError::Remote(e)
+    }
+}
+
+/// The error and its sources on one line (reqwest's own message hides the TLS reason).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 fn other(e: impl std::fmt::Display) -> RemoteError {
@@ -60,11 +121,17 @@ fn other(e: impl std::fmt::Display) -> RemoteError {
 }
 
 fn map_reqwest(e: reqwest::Error) -> RemoteError {
+    let chain = error_chain(&e);
     if e.is_builder() {
-        RemoteError::Other(e.to_string())
+        RemoteError::Other(chain)
+    } else if e.is_connect() && tls::is_certificate_error(&chain) {
+        // An untrusted certificate does not fix itself: not worth retrying.
+        RemoteError::Other(format!(
+            "TLS certificate not trusted ({chain}); for a private CA, give its PEM file as ca_file"
+        ))
     } else {
         // Connect, timeout, request and body errors: the network or server may recover.
-        RemoteError::Unavailable(e.to_string())
+        RemoteError::Unavailable(chain)
     }
 }
 
@@ -88,18 +155,10 @@ fn map_status(status: StatusCode, headers: &HeaderMap, what: &str) -> RemoteErro
     }
 }
 
-/// A spelling of any name that is a valid path component (dots and slashes escaped too).
-fn enc_all(name: &str) -> String {
-    utf8_percent_encode(name, NON_ALPHANUMERIC).to_string()
-}
-
-fn enc(segment: &str) -> String {
-    utf8_percent_encode(segment, SEGMENT).to_string()
-}
-
 impl WebDav {
     /// A backend for the collection at `url` (plus the optional `root` path below it),
-    /// authenticating with Basic auth as `user` (with `password`, when there is one).
+    /// authenticating as `user` (with `password`, when there is one) by Basic or Digest
+    /// auth, whichever the server asks for.
     ///
     /// # Errors
     /// [`RemoteError::Other`] for a URL that is not `http(s)://...` or a client that cannot
@@ -109,6 +168,20 @@ impl WebDav {
         user: &str,
         password: Option<String>,
         root: &str,
+    ) -> Result<WebDav, RemoteError> {
+        WebDav::with_options(url, user, password, root, WebDavOptions::default())
+    }
+
+    /// Like [`WebDav::new`], with [`WebDavOptions`].
+    ///
+    /// # Errors
+    /// As [`WebDav::new`]; also [`RemoteError::Other`] for an unusable `ca_file`.
+    pub fn with_options(
+        url: &str,
+        user: &str,
+        password: Option<String>,
+        root: &str,
+        options: WebDavOptions,
     ) -> Result<WebDav, RemoteError> {
         let mut base =
             Url::parse(url).map_err(|e| RemoteError::Other(format!("bad URL {url:?}: {e}")))?;
@@ -135,24 +208,33 @@ impl WebDav {
             .map(|s| format!("/{}", enc(s)))
             .collect();
         base.set_path(if path.is_empty() { "/" } else { &path });
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
             .read_timeout(Duration::from_secs(120))
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(16)
-            .user_agent(concat!("CloudSync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(other)?;
+            .user_agent(concat!("CloudSync/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &options.ca_file {
+            builder = builder.tls_certs_merge(tls::load_ca_file(path)?);
+        }
+        let client = builder.build().map_err(|e| {
+            RemoteError::Other(format!(
+                "cannot set up the HTTP client: {}",
+                error_chain(&e)
+            ))
+        })?;
         Ok(WebDav {
             client,
             root: base,
             root_segments,
-            user: user.to_string(),
-            password,
+            auth: Arc::new(Auth::new(user, password)),
+            probes: Arc::new(Probes::default()),
+            options,
         })
     }
 
-    /// Builds from `{"url": "...", "user": "...", "password": "..."}` (password optional).
+    /// Builds from `{"url": "...", "user": "...", "password": "..."}` (password optional;
+    /// also `"ca_file": "/path/ca.pem"` and `"depth_infinity": false`).
     ///
     /// # Errors
     /// [`RemoteError::Other`] when the config has no usable url.
@@ -171,12 +253,25 @@ impl WebDav {
             }
             None => s("password").map(str::to_string),
         };
-        WebDav::new(
+        let options = WebDavOptions {
+            ca_file: s("ca_file").map(PathBuf::from),
+            depth_infinity: config
+                .get("depth_infinity")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(true),
+        };
+        WebDav::with_options(
             url,
             s("user").unwrap_or_default(),
             password,
             s("root").unwrap_or_default(),
+            options,
         )
+    }
+
+    /// The authentication scheme the server asked for (`None`: not asked yet, or none).
+    pub fn auth_scheme(&self) -> Option<&'static str> {
+        self.auth.scheme()
     }
 
     /// The root collection's URL.
@@ -184,91 +279,105 @@ impl WebDav {
         &self.root
     }
 
-    /// The URL of `rel` below the root (`None`: the root), with a trailing `/` for folders.
-    fn url(&self, rel: Option<&RelPath>, dir: bool) -> Url {
-        let mut path = self.root.path().trim_end_matches('/').to_string();
-        if let Some(rel) = rel {
-            for c in rel.components() {
-                path.push('/');
-                path.push_str(&enc(c));
+    /// Sends a request with a small replayable body, answering the server's
+    /// authentication challenge (once, plus once more for a stale Digest nonce).
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        headers: HeaderMap,
+        body: Option<&'static [u8]>,
+    ) -> Result<reqwest::Response, RemoteError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let mut rb = self
+                .client
+                .request(method.clone(), url.clone())
+                .headers(headers.clone());
+            if let Some(b) = body {
+                rb = rb.body(b);
+            }
+            let (rb, sent) = self.auth.apply(rb, &method, &url)?;
+            let resp = rb.send().await.map_err(map_reqwest)?;
+            if resp.status() != StatusCode::UNAUTHORIZED || tries >= 3 {
+                return Ok(resp);
+            }
+            match self.auth.unauthorized(resp.headers(), sent) {
+                Next::Retry => continue,
+                Next::Refused => return Ok(resp),
             }
         }
-        if dir || path.is_empty() {
-            path.push('/');
-        }
-        let mut u = self.root.clone();
-        u.set_path(&path);
-        u
     }
 
-    fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, url)
-            .basic_auth(&self.user, self.password.as_deref())
-    }
-
-    /// PROPFIND with `depth`; `Ok(None)` when the resource is not there.
-    async fn propfind(&self, url: Url, depth: &str) -> Result<Option<Vec<Entry>>, RemoteError> {
-        let method = Method::from_bytes(b"PROPFIND").map_err(other)?;
-        let resp = self
-            .request(method, url.clone())
-            .header("Depth", depth)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/xml; charset=utf-8"),
-            )
-            .body(PROPFIND_BODY)
-            .send()
+    /// Makes sure the authentication scheme is known before a request whose body cannot
+    /// be sent twice (an upload).
+    async fn ensure_auth(&self) -> Result<(), RemoteError> {
+        self.probes
+            .auth
+            .get_or_try_init(|| async {
+                let resp = self.propfind_request(self.url(None, true), "0").await?;
+                if resp.status() == StatusCode::UNAUTHORIZED {
+                    return Err(map_status(resp.status(), resp.headers(), "PROPFIND /"));
+                }
+                Ok(())
+            })
             .await
-            .map_err(map_reqwest)?;
+            .map(|_| ())
+    }
+
+    async fn propfind_request(
+        &self,
+        url: Url,
+        depth: &'static str,
+    ) -> Result<reqwest::Response, RemoteError> {
+        let method = Method::from_bytes(b"PROPFIND").map_err(other)?;
+        let mut headers = HeaderMap::new();
+        headers.insert("Depth", HeaderValue::from_static(depth));
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/xml; charset=utf-8"),
+        );
+        self.send(method, url, headers, Some(PROPFIND_BODY.as_bytes()))
+            .await
+    }
+
+    /// PROPFIND with `depth`; `Ok(None)` when the resource is not there, `Refused` for
+    /// other statuses but 401 (which is [`RemoteError::Auth`]).
+    async fn propfind_raw(
+        &self,
+        url: Url,
+        depth: &'static str,
+    ) -> Result<Option<Vec<Entry>>, PropfindError> {
+        let resp = self.propfind_request(url.clone(), depth).await?;
         let status = resp.status();
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
         if status.as_u16() != 207 {
-            return Err(map_status(
-                status,
-                resp.headers(),
-                &format!("PROPFIND {}", url.path()),
-            ));
+            let e = map_status(status, resp.headers(), &format!("PROPFIND {}", url.path()));
+            // Anything but bad credentials or a request to slow down counts as a refusal
+            // (servers answer an unwelcome `Depth: infinity` with 403, 400 or even 500).
+            return Err(match status.as_u16() {
+                401 | 429 => PropfindError::Remote(e),
+                _ => PropfindError::Refused(e),
+            });
         }
         let body = resp.text().await.map_err(map_reqwest)?;
         parse_multistatus(&body)
             .map(Some)
-            .map_err(RemoteError::Other)
+            .map_err(|e| PropfindError::Refused(RemoteError::Other(e)))
     }
 
-    /// The decoded path segments of `href` below the root (`Err(raw)` for a segment that
-    /// is not UTF-8 once decoded); `None` when it lies outside the root.
-    fn relative_segments(&self, href: &str) -> Option<Vec<Result<String, String>>> {
-        let path = match href.find("://") {
-            Some(i) => {
-                let rest = &href[i + 3..];
-                rest.find('/').map_or("/", |j| &rest[j..])
-            }
-            None => href,
-        };
-        let path = path.split(['?', '#']).next().unwrap_or_default();
-        let mut segs: Vec<Result<String, String>> = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                percent_decode_str(s)
-                    .decode_utf8()
-                    .map(|d| d.into_owned())
-                    .map_err(|_| s.to_string())
-            })
-            .collect();
-        let n = self.root_segments.len();
-        if segs.len() < n
-            || !segs[..n]
-                .iter()
-                .zip(&self.root_segments)
-                .all(|(a, b)| a.as_ref().is_ok_and(|a| a == b))
-        {
-            return None;
-        }
-        Some(segs.split_off(n))
+    /// PROPFIND with `depth`; `Ok(None)` when the resource is not there.
+    async fn propfind(
+        &self,
+        url: Url,
+        depth: &'static str,
+    ) -> Result<Option<Vec<Entry>>, RemoteError> {
+        self.propfind_raw(url, depth).await.map_err(|e| match e {
+            PropfindError::Remote(e) | PropfindError::Refused(e) => e,
+        })
     }
 
     /// Depth 0 on `rel`: the node there, or `None`.
@@ -300,14 +409,34 @@ impl WebDav {
 
     /// MOVE `from` to `to`; `overwrite` sends `Overwrite: T`, else `F`.
     async fn move_to(&self, from: Url, to: Url, overwrite: bool) -> Result<(), RemoteError> {
+        self.move_if(from, to, overwrite, None).await
+    }
+
+    /// MOVE `from` to `to`, with `If-Match: if_match` on the source when given.
+    async fn move_if(
+        &self,
+        from: Url,
+        to: Url,
+        overwrite: bool,
+        if_match: Option<&str>,
+    ) -> Result<(), RemoteError> {
         let method = Method::from_bytes(b"MOVE").map_err(other)?;
-        let resp = self
-            .request(method, from.clone())
-            .header("Destination", to.as_str())
-            .header("Overwrite", if overwrite { "T" } else { "F" })
-            .send()
-            .await
-            .map_err(map_reqwest)?;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "Destination",
+            HeaderValue::from_str(to.as_str()).map_err(other)?,
+        );
+        headers.insert(
+            "Overwrite",
+            HeaderValue::from_static(if overwrite { "T" } else { "F" }),
+        );
+        if let Some(tag) = if_match {
+            headers.insert(
+                reqwest::header::IF_MATCH,
+                HeaderValue::from_str(tag).map_err(other)?,
+            );
+        }
+        let resp = self.send(method, from.clone(), headers, None).await?;
         let status = resp.status();
         if status.is_success() {
             return Ok(());
@@ -323,10 +452,8 @@ impl WebDav {
     async fn mkcol(&self, url: Url) -> Result<bool, RemoteError> {
         let method = Method::from_bytes(b"MKCOL").map_err(other)?;
         let resp = self
-            .request(method, url.clone())
-            .send()
-            .await
-            .map_err(map_reqwest)?;
+            .send(method, url.clone(), HeaderMap::new(), None)
+            .await?;
         let status = resp.status();
         if status.is_success() {
             Ok(true)
@@ -343,10 +470,8 @@ impl WebDav {
 
     async fn delete_url(&self, url: Url) -> Result<(), RemoteError> {
         let resp = self
-            .request(Method::DELETE, url.clone())
-            .send()
-            .await
-            .map_err(map_reqwest)?;
+            .send(Method::DELETE, url.clone(), HeaderMap::new(), None)
+            .await?;
         let status = resp.status();
         if status.is_success() || status == StatusCode::NOT_FOUND {
             Ok(())
@@ -358,178 +483,6 @@ impl WebDav {
             ))
         }
     }
-
-    /// PUTs `size` bytes from `source` to `url`, streaming 256 KiB chunks.
-    async fn put_stream(
-        &self,
-        url: Url,
-        source: &mut (dyn Read + Send),
-        size: u64,
-    ) -> Result<(), RemoteError> {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
-        let body_stream = futures::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        });
-        let request = self
-            .request(Method::PUT, url.clone())
-            .header(reqwest::header::CONTENT_LENGTH, size)
-            .body(reqwest::Body::wrap_stream(body_stream))
-            .send();
-        let producer = async move {
-            let mut total = 0u64;
-            loop {
-                let mut buf = vec![0u8; CHUNK];
-                let n = match source.read(&mut buf) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        let kind = e.kind();
-                        let text = e.to_string();
-                        let _ = tx.send(Err(e)).await;
-                        return Err(std::io::Error::new(kind, text));
-                    }
-                };
-                if n == 0 {
-                    break;
-                }
-                total += n as u64;
-                if total > size {
-                    break;
-                }
-                buf.truncate(n);
-                if tx.send(Ok(buf)).await.is_err() {
-                    // The request ended early; its own error tells why.
-                    return Ok(total);
-                }
-            }
-            if total != size {
-                let e = || {
-                    std::io::Error::other(format!(
-                        "source changed during upload: expected {size} bytes, read {total}"
-                    ))
-                };
-                let _ = tx.send(Err(e())).await;
-                return Err(e());
-            }
-            Ok(total)
-        };
-        let (produced, response) = tokio::join!(producer, request);
-        produced?;
-        let resp = response.map_err(map_reqwest)?;
-        let status = resp.status();
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(map_status(
-                status,
-                resp.headers(),
-                &format!("PUT {}", url.path()),
-            ))
-        }
-    }
-
-    /// Places the uploaded temp file at `path`, checking `replaces` first.
-    async fn place(
-        &self,
-        temp: Url,
-        path: &RelPath,
-        replaces: Option<&Node>,
-    ) -> Result<Node, RemoteError> {
-        let target = self.url(Some(path), false);
-        match replaces {
-            None => self.move_to(temp, target, false).await?,
-            Some(old) => {
-                let now = self.stat(path, false).await?.ok_or_else(|| {
-                    RemoteError::Changed(format!("{path} was removed since it was listed"))
-                })?;
-                if now.kind != Kind::File || now.rev != old.rev {
-                    return Err(RemoteError::Changed(format!(
-                        "{path} changed since it was listed"
-                    )));
-                }
-                self.move_to(temp, target, true).await?;
-            }
-        }
-        self.stat(path, false)
-            .await?
-            .ok_or_else(|| RemoteError::NotFound(format!("{path} vanished after upload")))
-    }
-
-    /// Lists the direct children of the collection `dir` (`None`: the root).
-    async fn list_dir(&self, dir: Option<RelPath>) -> Result<DirListing, RemoteError> {
-        let entries = self
-            .propfind(self.url(dir.as_ref(), true), "1")
-            .await?
-            .ok_or_else(|| {
-                RemoteError::NotFound(match &dir {
-                    Some(d) => format!("folder {d} vanished during listing"),
-                    None => format!("remote root {}", self.root),
-                })
-            })?;
-        let depth = dir.as_ref().map_or(0, RelPath::depth);
-        let mut out = DirListing::default();
-        for e in entries {
-            let Some(segs) = self.relative_segments(&e.href) else {
-                continue;
-            };
-            if segs.len() != depth + 1 {
-                continue; // the folder itself (or a server answering deeper than asked)
-            }
-            if segs[..depth].iter().any(Result::is_err) {
-                continue;
-            }
-            match child(dir.as_ref(), &segs[depth]) {
-                Child::Valid(p) => out.nodes.push(node_from(p, &e)),
-                Child::Invalid(p, detail) => {
-                    out.skipped.push((p, SkipRule::InvalidName { detail }));
-                }
-                Child::Ignored => {}
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// What a listed name becomes.
-#[derive(Debug, PartialEq, Eq)]
-enum Child {
-    /// A name to sync.
-    Valid(RelPath),
-    /// A name that is no valid path here, reported under its percent-encoded spelling.
-    Invalid(RelPath, String),
-    /// An engine-internal name (marker, trash, temp files).
-    Ignored,
-}
-
-fn child(dir: Option<&RelPath>, seg: &Result<String, String>) -> Child {
-    let (raw, detail) = match seg {
-        Ok(name) if is_internal_name(name) => return Child::Ignored,
-        Ok(name) if !name.contains('/') => match RelPath::child_of(dir, name) {
-            Ok(p) => return Child::Valid(p),
-            Err(_) => (
-                enc_all(name),
-                format!("the remote name {name:?} is not a valid name"),
-            ),
-        },
-        Ok(name) => (
-            enc_all(name),
-            format!("the remote name {name:?} contains a slash"),
-        ),
-        Err(raw) => (
-            raw.clone(),
-            "the remote name is not valid UTF-8".to_string(),
-        ),
-    };
-    match RelPath::child_of(dir, &raw) {
-        Ok(p) => Child::Invalid(p, detail),
-        Err(_) => Child::Ignored,
-    }
-}
-
-#[derive(Default)]
-struct DirListing {
-    nodes: Vec<Node>,
-    skipped: Vec<(RelPath, SkipRule)>,
 }
 
 fn node_from(path: RelPath, e: &Entry) -> Node {
@@ -609,35 +562,19 @@ impl Remote for WebDav {
         if self.stat(&marker, false).await?.is_none() {
             let body: &[u8] = b"CloudSync remote root. Do not delete.\n";
             let mut src = body;
-            self.put_stream(self.url(Some(&marker), false), &mut src, body.len() as u64)
-                .await?;
+            self.put_stream(
+                self.url(Some(&marker), false),
+                &mut src,
+                body.len() as u64,
+                HeaderMap::new(),
+            )
+            .await?;
         }
         Ok(())
     }
 
     async fn list(&self, _previous: &Tree) -> Result<Listing, RemoteError> {
-        let mut listing = Listing::default();
-        let mut pending: Vec<Option<RelPath>> = vec![None];
-        let mut in_flight = FuturesUnordered::new();
-        loop {
-            while in_flight.len() < LIST_PARALLELISM {
-                let Some(dir) = pending.pop() else { break };
-                in_flight.push(self.list_dir(dir));
-            }
-            let Some(done) = in_flight.next().await else {
-                break;
-            };
-            let done = done?;
-            for n in &done.nodes {
-                if n.kind == Kind::Dir {
-                    pending.push(Some(n.path.clone()));
-                }
-            }
-            listing.nodes.extend(done.nodes);
-            listing.skipped.extend(done.skipped);
-        }
-        listing.nodes.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(listing)
+        self.list_tree().await
     }
 
     async fn download(
@@ -645,48 +582,7 @@ impl Remote for WebDav {
         node: &Node,
         sink: &mut (dyn Write + Send),
     ) -> Result<u64, RemoteError> {
-        let url = self.url(Some(&node.path), false);
-        let mut resp = self
-            .request(Method::GET, url)
-            .send()
-            .await
-            .map_err(map_reqwest)?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(map_status(
-                status,
-                resp.headers(),
-                &format!("GET {}", node.path),
-            ));
-        }
-        let etag = resp
-            .headers()
-            .get(reqwest::header::ETAG)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        if let (Some(want), Some(got)) = (&node.rev, &etag) {
-            if want.trim_start_matches("W/") != got.trim_start_matches("W/") {
-                return Err(RemoteError::Changed(format!(
-                    "{} changed since it was listed (ETag {got}, listed {want})",
-                    node.path
-                )));
-            }
-        }
-        let mut total = 0u64;
-        while let Some(chunk) = resp.chunk().await.map_err(map_reqwest)? {
-            total += chunk.len() as u64;
-            if total > node.size {
-                break;
-            }
-            sink.write_all(&chunk)?;
-        }
-        if total != node.size {
-            return Err(RemoteError::Changed(format!(
-                "{}: got {total} bytes, listed {}",
-                node.path, node.size
-            )));
-        }
-        Ok(total)
+        self.download_resuming(node, sink).await
     }
 
     async fn upload(
@@ -697,16 +593,7 @@ impl Remote for WebDav {
         _mtime_ns: i64,
         replaces: Option<&Node>,
     ) -> Result<Node, RemoteError> {
-        let temp_rel = path.with_name(&temp_name()).map_err(other)?;
-        let temp = self.url(Some(&temp_rel), false);
-        let result = match self.put_stream(temp.clone(), source, size).await {
-            Ok(()) => self.place(temp.clone(), path, replaces).await,
-            Err(e) => Err(e),
-        };
-        if result.is_err() {
-            let _ = self.delete_url(temp).await;
-        }
-        result
+        self.upload_file(path, source, size, replaces).await
     }
 
     async fn mkdir(&self, path: &RelPath) -> Result<Node, RemoteError> {
@@ -724,6 +611,13 @@ impl Remote for WebDav {
 
     async fn rename(&self, node: &Node, to: &RelPath) -> Result<Node, RemoteError> {
         self.expect(node).await?;
+        if !self.can_move_to(to).await? {
+            return Err(RemoteError::Other(format!(
+                "this server cannot move entries to names with ';' (it cuts the MOVE \
+                 Destination there), so {} cannot be renamed to {to}",
+                node.path
+            )));
+        }
         let dir = node.kind == Kind::Dir;
         self.move_to(
             self.url(Some(&node.path), dir),
@@ -753,6 +647,14 @@ impl Remote for WebDav {
             }
         }
         let dir = node.kind == Kind::Dir;
+        // The trash name is only for people: a server that cannot move to names with ';'
+        // gets '_' there instead.
+        let base = if self.can_move_to(&base).await? {
+            base
+        } else {
+            base.with_name(&base.name().replace(';', "_"))
+                .map_err(other)?
+        };
         for n in 1..1000 {
             let dest = if n == 1 {
                 base.clone()
@@ -785,60 +687,5 @@ impl Remote for WebDav {
 
     async fn purge_trash(&self, now_secs: i64) -> Result<usize, RemoteError> {
         self.purge_expired_trash(now_secs).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_escape_every_reserved_character() {
-        let d = WebDav::new("http://127.0.0.1:1/a%20b/root", "u", None, "").expect("valid");
-        assert_eq!(d.root_segments, vec!["a b".to_string(), "root".to_string()]);
-        let p = RelPath::new("x y/100% #1?&+'é😀").expect("valid path");
-        let u = d.url(Some(&p), false);
-        assert_eq!(
-            u.as_str(),
-            "http://127.0.0.1:1/a%20b/root/x%20y/100%25%20%231%3F%26%2B%27%C3%A9%F0%9F%98%80"
-        );
-        let segs = d
-            .relative_segments(
-                "http://127.0.0.1:1/a%20b/root/x%20y/100%25%20%231%3F%26%2B%27%C3%A9%F0%9F%98%80",
-            )
-            .expect("below the root");
-        assert_eq!(
-            segs,
-            vec![Ok("x y".to_string()), Ok("100% #1?&+'é😀".to_string())]
-        );
-        assert_eq!(d.relative_segments("/a b/root/"), Some(Vec::new()));
-        assert_eq!(
-            d.relative_segments("/a%20b/root/bad%FF"),
-            Some(vec![Err("bad%FF".to_string())])
-        );
-        assert_eq!(d.relative_segments("/elsewhere/x"), None);
-        assert_eq!(d.url(None, true).as_str(), "http://127.0.0.1:1/a%20b/root/");
-    }
-
-    #[test]
-    fn listed_names_are_validated() {
-        let dir = RelPath::new("d").expect("valid");
-        assert_eq!(
-            child(Some(&dir), &Ok("a b.txt".into())),
-            Child::Valid(RelPath::new("d/a b.txt").expect("valid"))
-        );
-        for internal in [".cloudsync-root", ".cloudsync-trash", ".cloudsync-tmp-12"] {
-            assert_eq!(child(None, &Ok(internal.into())), Child::Ignored);
-        }
-        for (bad, shown) in [("..", "d/%2E%2E"), ("a/b", "d/a%2Fb"), (".", "d/%2E")] {
-            match child(Some(&dir), &Ok(bad.into())) {
-                Child::Invalid(p, _) => assert_eq!(p.as_str(), shown),
-                other => panic!("{bad:?} gave {other:?}"),
-            }
-        }
-        assert!(matches!(
-            child(None, &Err("x%FF".into())),
-            Child::Invalid(p, _) if p.as_str() == "x%FF"
-        ));
     }
 }

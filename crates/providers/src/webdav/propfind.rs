@@ -21,7 +21,7 @@ pub struct Entry {
     pub size: Option<u64>,
     /// `getlastmodified` as nanoseconds since the Unix epoch.
     pub mtime_ns: Option<i64>,
-    /// `getetag`, as sent (quotes included).
+    /// `getetag`, quoted as in an `ETag` header (see [`normalize_etag`]).
     pub etag: Option<String>,
 }
 
@@ -120,9 +120,7 @@ pub fn parse_multistatus(xml: &str) -> Result<Vec<Entry>, String> {
                                             .and_then(|d| i64::try_from(d.as_nanos()).ok())
                                     });
                             }
-                            Field::Etag => {
-                                prop.etag = Some(value).filter(|v| !v.is_empty());
-                            }
+                            Field::Etag => prop.etag = normalize_etag(&value),
                             Field::Status => propstat_status = value,
                             Field::None => {}
                         }
@@ -141,6 +139,28 @@ pub fn parse_multistatus(xml: &str) -> Result<Vec<Entry>, String> {
         }
     }
     Ok(out)
+}
+
+/// An entity tag in its header form: some servers (WsgiDAV) send `getetag` without the
+/// quotes their `ETag` header has, so a bare value is quoted; `None` for an empty one.
+pub fn normalize_etag(raw: &str) -> Option<String> {
+    let t = raw.trim();
+    if t.is_empty() {
+        None
+    } else if t.starts_with('"') || t.starts_with("W/\"") {
+        Some(t.to_string())
+    } else {
+        Some(format!("\"{t}\""))
+    }
+}
+
+/// True when two entity tags name the same version (weak comparison, RFC 9110 8.8.3.2).
+pub fn same_etag(a: &str, b: &str) -> bool {
+    let bare = |s: &str| -> String {
+        let s = s.trim();
+        normalize_etag(s.strip_prefix("W/").unwrap_or(s)).unwrap_or_default()
+    };
+    bare(a) == bare(b)
 }
 
 fn start(field: &mut Field, text: &mut String, f: Field) {
@@ -170,5 +190,18 @@ mod tests {
         assert_eq!(e.len(), 1);
         assert!(e[0].is_collection);
         assert_eq!(e[0].href, "http://h/x/");
+
+        // WsgiDAV's unquoted getetag.
+        let xml3 = r#"<ns0:multistatus xmlns:ns0="DAV:"><ns0:response><ns0:href>/root/a.txt</ns0:href><ns0:propstat><ns0:prop><ns0:resourcetype /><ns0:getetag>10347117-1795566580-6</ns0:getetag></ns0:prop><ns0:status>HTTP/1.1 200 OK</ns0:status></ns0:propstat></ns0:response></ns0:multistatus>"#;
+        let e = parse_multistatus(xml3).expect("valid XML");
+        assert_eq!(e[0].etag.as_deref(), Some("\"10347117-1795566580-6\""));
+    }
+
+    #[test]
+    fn etags_compare_in_header_form() {
+        assert!(same_etag("\"a\"", "a"));
+        assert!(same_etag("W/\"a\"", "\"a\""));
+        assert!(!same_etag("\"a\"", "\"b\""));
+        assert_eq!(normalize_etag("  "), None);
     }
 }

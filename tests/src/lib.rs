@@ -4,9 +4,12 @@
 //!   in-memory remote, seeded workloads);
 //! - [`names`]: the odd-names corpus every backend's tests use;
 //! - [`scenario`]: the scenario format (act on local/remote, sync, expect trees);
-//! - [`servers`]: real servers (rclone's WebDAV) on free local ports, for backend tests.
+//! - [`servers`]: real servers (rclone's WebDAV, moto and s3rver for S3) on free local
+//!   ports, for backend tests;
+//! - [`proxy`]: a TCP proxy that cuts connections mid-upload.
 
 pub mod names;
+pub mod proxy;
 pub mod scenario;
 pub mod servers;
 pub mod sim;

@@ -210,8 +210,9 @@ fn answers_http(port: u16) -> bool {
     false
 }
 
-/// `s3rver` (npm), serving buckets from a folder. It checks SigV4 signatures against its
-/// one built-in account, [`S3rver::ACCESS_KEY`] / [`S3rver::SECRET_KEY`].
+/// `s3rver` (npm), serving buckets from a folder. It knows one account,
+/// [`S3rver::ACCESS_KEY`] / [`S3rver::SECRET_KEY`], and refuses other access key ids, but it
+/// does not verify SigV4 signatures: a wrong secret key goes unnoticed.
 #[derive(Debug)]
 pub struct S3rver;
 
@@ -286,8 +287,8 @@ impl S3rver {
 pub enum S3Kind {
     /// [`MotoS3`]: in memory, close to AWS (multipart ETags, conditional writes).
     Moto,
-    /// [`S3rver`]: on disk; whole-content MD5 ETags even for multipart uploads, and
-    /// conditional writes are ignored.
+    /// [`S3rver`]: on disk; whole-content MD5 ETags even for multipart uploads, conditional
+    /// writes ignored, SigV4 signatures not verified, objects written in place.
     S3rver,
 }
 
@@ -320,6 +321,13 @@ impl S3Kind {
                 S3rver::start(dir).expect("s3rver did not start within 10 s")
             }
         }
+    }
+
+    /// True when an object becomes visible only once completely written. s3rver streams
+    /// a PUT (and the joining of a multipart upload's parts) straight into the object's
+    /// file, so a listing meanwhile shows it partly written, whatever the client does.
+    pub fn atomic_writes(self) -> bool {
+        self == S3Kind::Moto
     }
 
     /// The access key and secret key the server accepts.

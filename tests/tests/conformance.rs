@@ -3,7 +3,9 @@
 //!
 //! Each case is one test per server (`<server>::<case>`), on a fresh server. Remote-side
 //! changes go through the backend's own `Remote` operations, so no case knows which
-//! server it talks to. A new server is one line in the `suite!` invocation at the bottom.
+//! server it talks to. A new server is one line in the `suite!` invocation at the bottom,
+//! e.g. `wsgidav => Spec::WebDav(|d, u, p| WsgiDav::start(d, u, p, WsgiAuth::Basic)),`
+//! (a WebDAV server's start function serves a folder with Basic auth).
 //!
 //! The servers must be installed (`scripts/ensure-deps.sh`); without them these tests fail.
 
@@ -24,7 +26,7 @@ use cloudsync_engine::{Engine, EventBus};
 use cloudsync_providers::s3::S3;
 use cloudsync_tests::proxy::CutProxy;
 use cloudsync_tests::run_for as run;
-use cloudsync_tests::servers::{require, MotoS3, RcloneWebdav, S3Kind, Server};
+use cloudsync_tests::servers::{MotoS3, RcloneWebdav, S3Kind, Server};
 use sha2::{Digest, Sha256};
 
 const USER: &str = "syncer";
@@ -58,11 +60,12 @@ impl Target {
         let base = tmp.path().to_path_buf();
         let server = match spec {
             Spec::WebDav(start) => {
-                require("rclone");
                 let root = base.join("served").join("root");
                 std::fs::create_dir_all(&root).expect("the served root");
-                start(&base.join("served"), USER, PASS)
-                    .expect("the WebDAV server did not start within 10 s")
+                start(&base.join("served"), USER, PASS).expect(
+                    "the WebDAV server is not installed (run scripts/ensure-deps.sh) or did \
+                     not start within 10 s",
+                )
             }
             Spec::S3(kind) => kind.start(&base.join("s3-data")),
         };
@@ -120,6 +123,35 @@ impl Target {
             Spec::WebDav(_) => true,
             Spec::S3(kind) => kind.atomic_writes(),
         }
+    }
+
+    /// Leftovers of interrupted uploads on the server, where its storage can be seen:
+    /// temporary files in a WebDAV server's folder, unfinished multipart uploads in
+    /// s3rver's (moto keeps everything in memory: nothing to see).
+    fn stray_uploads(&self) -> Vec<String> {
+        fn walk(dir: &Path, out: &mut Vec<String>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                let p = e.path();
+                if name.starts_with(".cloudsync-tmp-") {
+                    out.push(p.display().to_string());
+                } else if name == "._S3rver_uploads" {
+                    let ups = std::fs::read_dir(&p).map(|d| d.count()).unwrap_or(0);
+                    if ups > 0 {
+                        out.push(format!("{} ({ups} uploads)", p.display()));
+                    }
+                } else if p.is_dir() {
+                    walk(&p, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.base.join("served"), &mut out);
+        walk(&self.base.join("s3-data"), &mut out);
+        out
     }
 
     fn config(&self) -> serde_json::Value {
@@ -704,11 +736,11 @@ fn wrong_credentials(spec: Spec) {
     });
 }
 
-/// The backend talks through a proxy that cuts two connections in the middle of a 24 MiB
-/// upload. The engine's retries (or the backend's) finish it; a second, direct backend
+/// The backend talks through a proxy that cuts connections in the middle of uploads: two
+/// cuts during a 24 MiB upload (S3: multipart), then one during a 4 MiB one (S3: a single
+/// PUT). The engine's retries (or the backend's) finish them; a second, direct backend
 /// watching the server never sees anything but the whole file under its name.
 fn cut_mid_upload(spec: Spec) {
-    const LEN: usize = 24 * 1024 * 1024;
     let t = Target::start(spec);
     let proxy = CutProxy::start(t.server.port);
     let engine = t.engine("e1");
@@ -716,63 +748,91 @@ fn cut_mid_upload(spec: Spec) {
         let local = t
             .connect(&engine, "local", t.config_at(&proxy.base_url(), true))
             .await;
-        let hash = write_seeded(&local.join("big.bin"), LEN, 24);
-        proxy.arm(3 * 1024 * 1024, 2);
+        let big = write_seeded(&local.join("big.bin"), 24 << 20, 24);
+        cut_upload(&t, &engine, &proxy, "big.bin", 24 << 20, (3 << 20, 2)).await;
+        let small = write_seeded(&local.join("small.bin"), 4 << 20, 4);
+        cut_upload(&t, &engine, &proxy, "small.bin", 4 << 20, (1 << 20, 1)).await;
 
-        let stop = Arc::new(AtomicBool::new(false));
-        let seen: Arc<Mutex<Vec<u64>>> = Arc::default();
-        let watcher = {
-            let (r, stop, seen) = (t.remote(), stop.clone(), seen.clone());
-            tokio::spawn(async move {
-                loop {
-                    // One more look after the sync ended, so the final file is seen too.
-                    let last = stop.load(Ordering::SeqCst);
-                    if let Ok(l) = r.list(&Tree::new()).await {
-                        if let Some(n) = l.nodes.iter().find(|n| n.path.as_str() == "big.bin") {
-                            seen.lock().expect("lock").push(n.size);
-                        }
-                    }
-                    if last {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            })
-        };
-        let s = engine.sync_connection(CONN).await;
-        stop.store(true, Ordering::SeqCst);
-        watcher.await.expect("the watcher");
-        let s = s.expect("sync");
-        assert!(s.failures.is_empty(), "{:?}", s.failures);
-        assert_eq!(proxy.cuts(), 2, "the proxy was to cut two connections");
-        proxy.disarm();
-
-        let sizes = seen.lock().expect("lock").clone();
-        assert_eq!(
-            sizes.last(),
-            Some(&(LEN as u64)),
-            "the final look: {sizes:?}"
-        );
-        if t.atomic_writes() {
-            assert!(
-                sizes.iter().all(|s| *s == LEN as u64),
-                "a partial file showed under the final name: sizes {sizes:?}"
-            );
-        } else {
-            eprintln!("the server writes in place; sizes seen under the final name: {sizes:?}");
-        }
         let r = t.remote();
-        let n = node(r.as_ref(), "big.bin").await.expect("uploaded");
-        let mut out = Vec::new();
-        r.download(&n, &mut out).await.expect("download");
-        assert!(
-            Sha256::digest(&out).to_vec() == hash,
-            "the uploaded content differs"
-        );
+        for (name, hash) in [("big.bin", big), ("small.bin", small)] {
+            let n = node(r.as_ref(), name).await.expect("uploaded");
+            let mut out = Vec::new();
+            r.download(&n, &mut out).await.expect("download");
+            assert!(
+                Sha256::digest(&out).to_vec() == hash,
+                "the uploaded {name} differs"
+            );
+        }
         let (files, _) = remote_tree(r.as_ref()).await;
-        assert_eq!(files.len(), 1, "{:?}", files.keys());
+        assert_eq!(files.len(), 2, "{:?}", files.keys());
         assert_eq!(sync(&engine).await, 0, "converged");
+        let stray = t.stray_uploads();
+        assert!(
+            stray.is_empty(),
+            "interrupted uploads left behind: {stray:?}"
+        );
     });
+}
+
+/// Syncs the new local file `name` (`len` bytes) while the proxy cuts `cut.1` connections
+/// after `cut.0` upload bytes each and a direct backend keeps listing the server.
+async fn cut_upload(
+    t: &Target,
+    engine: &Engine,
+    proxy: &CutProxy,
+    name: &str,
+    len: u64,
+    cut: (u64, u32),
+) {
+    let cuts_before = proxy.cuts();
+    proxy.arm(cut.0, cut.1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let watcher = {
+        let (r, stop, seen, name) = (t.remote(), stop.clone(), seen.clone(), name.to_string());
+        tokio::spawn(async move {
+            loop {
+                // One more look after the sync ended, so the final file is seen too.
+                let last = stop.load(Ordering::SeqCst);
+                if let Ok(l) = r.list(&Tree::new()).await {
+                    if let Some(n) = l.nodes.iter().find(|n| n.path.as_str() == name) {
+                        seen.lock().expect("lock").push(n.size);
+                    }
+                }
+                if last {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let s = engine.sync_connection(CONN).await;
+    stop.store(true, Ordering::SeqCst);
+    watcher.await.expect("the watcher");
+    let s = s.expect("sync");
+    assert!(s.failures.is_empty(), "{name}: {:?}", s.failures);
+    assert_eq!(
+        proxy.cuts() - cuts_before,
+        cut.1,
+        "{name}: the proxy was to cut {} connections",
+        cut.1
+    );
+    proxy.disarm();
+
+    let sizes = seen.lock().expect("lock").clone();
+    assert_eq!(
+        sizes.last(),
+        Some(&len),
+        "{name}: the final look: {sizes:?}"
+    );
+    if t.atomic_writes() {
+        assert!(
+            sizes.iter().all(|s| *s == len),
+            "{name}: a partial file showed under the final name: sizes {sizes:?}"
+        );
+    } else {
+        eprintln!("the server writes in place; sizes seen under {name}: {sizes:?}");
+    }
 }
 
 /// Defines `mod $server { #[test] fn $case() ... }` for every server and case.

@@ -682,12 +682,23 @@ fn many_files(spec: Spec) {
         assert_eq!(sync(&engine).await, 0, "a no-op sync changed something");
         let noop_time = start.elapsed();
         let listing = t.remote().list(&Tree::new()).await.expect("list");
-        let files = listing
+        let listed: BTreeSet<String> = listing
             .nodes
             .iter()
             .filter(|n| n.kind == Kind::File)
-            .count();
-        assert_eq!(files, 2000);
+            .map(|n| n.path.as_str().to_string())
+            .collect();
+        let want: BTreeSet<String> = (0..20)
+            .flat_map(|d| (0..100).map(move |f| format!("d{d:02}/f{f:03}.txt")))
+            .collect();
+        let missing: Vec<_> = want.difference(&listed).take(10).collect();
+        let extra: Vec<_> = listed.difference(&want).take(10).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{} files listed; missing {missing:?}, extra {extra:?}; skipped {:?}",
+            listed.len(),
+            listing.skipped
+        );
         let mut out = Vec::new();
         let n = node(t.remote().as_ref(), "d07/f042.txt")
             .await

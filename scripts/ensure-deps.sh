@@ -35,6 +35,22 @@ if ! python3 -c 'import wsgidav, cheroot' >/dev/null 2>&1; then
   python3 -m pip install --quiet wsgidav cheroot
 fi
 
+# s3rver: a filesystem-backed S3 server (npm), the S3 backend's second test server. The
+# version is pinned by tests/servers/s3rver/package-lock.json.
+s3rver_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/servers/s3rver"
+if [ ! -x "$s3rver_dir/node_modules/.bin/s3rver" ]; then
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    sudo_cmd=""
+    if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+    echo "ensure-deps: installing nodejs and npm"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get -o DPkg::Lock::Timeout=900 install -y -qq \
+      --no-install-recommends nodejs npm
+  fi
+  echo "ensure-deps: installing s3rver (npm ci in tests/servers/s3rver)"
+  (cd "$s3rver_dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   for c in "$HOME/.cargo/bin/cargo" /usr/local/cargo/bin/cargo; do
     if [ -x "$c" ]; then export PATH="$(dirname "$c"):$PATH"; fi

@@ -3,6 +3,8 @@
 //! - [`RcloneWebdav`]: `rclone serve webdav DIR` with Basic auth (optionally HTTPS).
 //! - [`WsgiDav`]: WsgiDAV (PyPI `wsgidav` + `cheroot`) with Basic or Digest auth.
 //! - [`MotoS3`]: `moto_server`, an in-memory mock of AWS S3 (PyPI `moto[server]`).
+//! - [`S3rver`]: `s3rver`, a filesystem-backed S3 server (npm, pinned in
+//!   `tests/servers/s3rver/`), the second S3 implementation the backend is checked against.
 //!
 //! A missing server program is reported by [`require`], which tells how to install it
 //! (`scripts/ensure-deps.sh`), so a test fails with that message rather than passing
@@ -348,4 +350,138 @@ fn answers_http(port: u16) -> bool {
         std::thread::sleep(Duration::from_millis(100));
     }
     false
+}
+
+/// `s3rver` (npm), serving buckets from a folder. It knows one account,
+/// [`S3rver::ACCESS_KEY`] / [`S3rver::SECRET_KEY`], and refuses other access key ids, but it
+/// does not verify SigV4 signatures: a wrong secret key goes unnoticed.
+#[derive(Debug)]
+pub struct S3rver;
+
+impl S3rver {
+    /// The access key id s3rver accepts.
+    pub const ACCESS_KEY: &'static str = "S3RVER";
+    /// The secret key s3rver accepts.
+    pub const SECRET_KEY: &'static str = "S3RVER";
+
+    /// The `s3rver` script installed by `scripts/ensure-deps.sh` (`npm ci` in
+    /// `tests/servers/s3rver/`).
+    pub fn program() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("servers")
+            .join("s3rver")
+            .join("node_modules")
+            .join(".bin")
+            .join("s3rver")
+    }
+
+    /// True when the pinned s3rver is installed (and `node` runs it).
+    pub fn installed() -> bool {
+        Self::program().is_file()
+            && Command::new(Self::program())
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+    }
+
+    /// Serves buckets stored in `dir` on a free port; `None` when s3rver is missing or does
+    /// not answer HTTP within 10 s (a few ports are tried, in case another process took
+    /// one meanwhile).
+    pub fn start(dir: &Path) -> Option<Server> {
+        if !Self::installed() {
+            return None;
+        }
+        for _ in 0..3 {
+            let port = free_port();
+            let mut child = Command::new(Self::program())
+                .arg("--directory")
+                .arg(dir)
+                .arg("--address")
+                .arg("127.0.0.1")
+                .arg("--port")
+                .arg(port.to_string())
+                .arg("--silent")
+                // Path-style requests only: the bucket is never taken from the Host header.
+                .arg("--no-vhost-buckets")
+                // s3rver makes its continuation tokens with DES, which Node >= 17 (OpenSSL
+                // 3) only has in the legacy provider; without it every truncated listing
+                // (more than max-keys objects) is a 500.
+                .env("NODE_OPTIONS", "--openssl-legacy-provider")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .ok()?;
+            if wait_listening(&mut child, port) && answers_http(port) {
+                return Some(Server {
+                    child,
+                    port,
+                    _keep: None,
+                });
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        None
+    }
+}
+
+/// The S3 servers the S3 backend is tested against; every S3 test runs once per kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum S3Kind {
+    /// [`MotoS3`]: in memory, close to AWS (multipart ETags, conditional writes).
+    Moto,
+    /// [`S3rver`]: on disk; whole-content MD5 ETags even for multipart uploads, conditional
+    /// writes ignored, SigV4 signatures not verified, objects written in place.
+    S3rver,
+}
+
+impl S3Kind {
+    /// Every kind.
+    pub const ALL: [S3Kind; 2] = [S3Kind::Moto, S3Kind::S3rver];
+
+    /// Starts this server (s3rver keeps its buckets in `dir`).
+    ///
+    /// # Panics
+    /// When the server is not installed (with the hint to run `scripts/ensure-deps.sh`)
+    /// or does not come up.
+    pub fn start(self, dir: &Path) -> Server {
+        match self {
+            S3Kind::Moto => {
+                assert!(
+                    moto_installed(),
+                    "`moto_server` is not installed: run scripts/ensure-deps.sh (it installs \
+                     moto[server] from PyPI), then run the tests again"
+                );
+                MotoS3::start().expect("moto_server did not start within 10 s")
+            }
+            S3Kind::S3rver => {
+                assert!(
+                    S3rver::installed(),
+                    "s3rver is not installed: run scripts/ensure-deps.sh (it runs `npm ci` in \
+                     tests/servers/s3rver), then run the tests again"
+                );
+                std::fs::create_dir_all(dir).expect("s3rver's data folder");
+                S3rver::start(dir).expect("s3rver did not start within 10 s")
+            }
+        }
+    }
+
+    /// True when an object becomes visible only once completely written. s3rver streams
+    /// a PUT (and the joining of a multipart upload's parts) straight into the object's
+    /// file, so a listing meanwhile shows it partly written, whatever the client does.
+    pub fn atomic_writes(self) -> bool {
+        self == S3Kind::Moto
+    }
+
+    /// The access key and secret key the server accepts.
+    pub fn credentials(self) -> (&'static str, &'static str) {
+        match self {
+            // moto accepts anything (unless started to enforce auth).
+            S3Kind::Moto => ("AKIDTEST", "test secret"),
+            S3Kind::S3rver => (S3rver::ACCESS_KEY, S3rver::SECRET_KEY),
+        }
+    }
 }

@@ -86,6 +86,7 @@ scenarios!(
     nfc_nfd_folder,
     nfc_nfd_same_file,
     no_delete,
+    refused_name_does_not_hold_back_the_rest,
     rename_and_edit_local,
     rename_both_sides_differently,
     rename_both_sides_same,

@@ -150,6 +150,23 @@ impl Op {
         }
     }
 
+    /// Every key the op touches: its own, and for a move where it came from too.
+    pub fn keys(&self) -> Vec<&RelPath> {
+        match self {
+            Op::Move {
+                from_key, to_key, ..
+            } => vec![from_key, to_key],
+            _ => vec![self.key()],
+        }
+    }
+
+    /// True when the op touches `key`, something below it, or a folder above it.
+    pub fn touches_tree_of(&self, key: &RelPath) -> bool {
+        self.keys()
+            .into_iter()
+            .any(|k| k == key || k.is_below(key) || key.is_below(k))
+    }
+
     /// True for ops that move file content.
     pub fn is_transfer(&self) -> bool {
         matches!(

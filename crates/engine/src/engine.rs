@@ -404,13 +404,14 @@ impl Engine {
             }
             Ok(()) => {
                 let left = last.map(|r| r.planned).unwrap_or(0);
-                let msg = summary.failures.first().cloned().unwrap_or_default();
-                let e = EngineError::NotConverged(conn.name.clone(), summary.rounds, left);
-                lock(&self.store)?.set_state(
-                    conn.id,
-                    ConnState::Error,
-                    Some(&format!("{e} {msg}")),
-                )?;
+                let first_failure = summary.failures.first().cloned();
+                let e = EngineError::NotConverged(
+                    conn.name.clone(),
+                    summary.rounds,
+                    left,
+                    first_failure,
+                );
+                lock(&self.store)?.set_state(conn.id, ConnState::Error, Some(&e.to_string()))?;
                 Err(e)
             }
             Err(e) => {

@@ -51,11 +51,13 @@ pub enum EngineError {
     /// The plan needs the user's approval first.
     #[error("connection {0:?} is waiting for approval: it would delete {1}; see `cloudsync plan {0}`, then `cloudsync approve {0}`")]
     NeedsApproval(String, String),
-    /// Syncing did not converge within the allowed number of rounds.
+    /// Syncing did not converge within the allowed number of rounds; the last field is
+    /// the first failure of the last round, if any (`PATH: reason`).
     #[error(
-        "connection {0:?} did not converge after {1} rounds; last plan still had {2} operations"
+        "connection {0:?} did not converge after {1} rounds; last plan still had {2} operations{failing}",
+        failing = .3.as_ref().map(|f| format!("; failing: {f}")).unwrap_or_default()
     )]
-    NotConverged(String, usize, usize),
+    NotConverged(String, usize, usize, Option<String>),
     /// Another engine holds this config dir.
     #[error("another CloudSync engine is running for {0}")]
     Locked(PathBuf),

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use cloudsync_core::planner::{plan, PlanInput};
 use cloudsync_core::rules::{RuleSet, SkipRule, ROOT_MARKER};
-use cloudsync_core::{Kind, Node, Op, Plan, RelPath, Side, Tree};
+use cloudsync_core::{Batch, Kind, Node, Op, Plan, RelPath, Side, Tree};
 use serde::{Deserialize, Serialize};
 
 use crate::bandwidth::Throttle;
@@ -380,7 +380,25 @@ impl ConnectionSync<'_> {
                 .map(|r| Arc::new(Throttle::new(r))),
         };
         let mut fatal = None;
-        for batch in &plan.batches {
+        // Keys whose op failed this round: later ops on them, below or above them wait for
+        // the next round, while everything unrelated goes on (one file the server refuses
+        // must not hold back the rest).
+        let mut failed: Vec<RelPath> = Vec::new();
+        for planned in &plan.batches {
+            let kept;
+            let batch = if failed.is_empty() {
+                planned
+            } else {
+                kept = Batch {
+                    ops: planned
+                        .ops
+                        .iter()
+                        .filter(|op| !failed.iter().any(|f| op.touches_tree_of(f)))
+                        .cloned()
+                        .collect(),
+                };
+                &kept
+            };
             let outcome = exec.run_batch(batch).await;
             for effect in outcome.effects {
                 self.trees.apply(effect);
@@ -406,9 +424,19 @@ impl ConnectionSync<'_> {
                 break;
             }
             // A batch whose ops were dropped may leave later batches standing on a changed
-            // world (a folder not made); plan again rather than push on.
-            if outcome.replans > 0 || !outcome.failures.is_empty() {
+            // world; plan again rather than push on. So does a failure of no single op (the
+            // durability barrier, a flush).
+            if outcome.replans > 0 || outcome.failures.iter().any(|(p, _)| p.is_empty()) {
                 break;
+            }
+            for (path, _) in &outcome.failures {
+                failed.extend(
+                    batch
+                        .ops
+                        .iter()
+                        .filter(|op| op.key().as_str() == path)
+                        .flat_map(|op| op.keys().into_iter().cloned()),
+                );
             }
         }
         if approved.is_some() {

@@ -1,7 +1,8 @@
 //! A remote factory that wraps the real providers and can make a transfer stall forever
 //! after a number of bytes, so the runner can drop a sync in the middle of a transfer:
 //! what is on disk then is what a killed process leaves behind. It can also make every
-//! transfer take a while (as on a network) and count how many run at once.
+//! transfer take a while (as on a network) and count how many run at once, and it can
+//! refuse to create chosen names (as a server whose storage cannot hold them).
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -26,12 +27,32 @@ pub struct Faults {
     in_flight: AtomicUsize,
     /// The most transfers seen running at once.
     pub max_in_flight: AtomicUsize,
+    /// The remote refuses to create anything whose path contains one of these.
+    refused: std::sync::Mutex<Vec<String>>,
 }
 
 impl Faults {
     /// Arms the stall (N > 0).
     pub fn arm(&self, after: u64) {
         self.stall_after.store(after.max(1), Ordering::SeqCst);
+    }
+
+    /// From now on the remote refuses to create paths containing `text`.
+    pub fn refuse(&self, text: &str) {
+        if let Ok(mut r) = self.refused.lock() {
+            r.push(text.to_string());
+        }
+    }
+
+    /// The error a refused `path` gets (a permanent one, as a server refusing a name).
+    fn refusal(&self, path: &RelPath) -> Result<(), RemoteError> {
+        let refused = self.refused.lock().map(|r| r.clone()).unwrap_or_default();
+        match refused.iter().find(|t| path.as_str().contains(t.as_str())) {
+            Some(t) => Err(RemoteError::Other(format!(
+                "scenario: the server refuses {path} (it contains {t:?})"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Disarms it.
@@ -171,12 +192,14 @@ impl Remote for Faulty {
         mtime_ns: i64,
         replaces: Option<&Node>,
     ) -> Result<Node, RemoteError> {
+        self.faults.refusal(path)?;
         self.faults
             .metered(self.upload_limited(path, source, size, mtime_ns, replaces))
             .await
     }
 
     async fn mkdir(&self, path: &RelPath) -> Result<Node, RemoteError> {
+        self.faults.refusal(path)?;
         self.inner.mkdir(path).await
     }
 

@@ -200,6 +200,10 @@ impl World {
                 }
                 std::fs::rename(self.aside(*side), &root).map_err(err("mount"))
             }
+            Command::Refuse(text) => {
+                self.faults.refuse(text);
+                Ok(())
+            }
             Command::Sync(outcome) => self.sync(outcome),
             Command::Approve => self
                 .engine()?

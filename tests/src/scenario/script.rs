@@ -118,6 +118,8 @@ pub enum Command {
     Unmount(Where, bool),
     /// Bring an unmounted root back.
     Mount(Where),
+    /// From now on the remote refuses to create paths containing the text.
+    Refuse(String),
     /// Run a sync.
     Sync(SyncOutcome),
     /// Approve the plan waiting for approval.
@@ -318,6 +320,7 @@ fn parse_command(ws: &[Word]) -> Result<Command, String> {
             }
             _ => Err("use `sync`, `sync fails TEXT` or `sync needs-approval`".into()),
         },
+        "refuse" if !args.is_empty() => Ok(Command::Refuse(rest_text(args)?)),
         "approve" if args.is_empty() => Ok(Command::Approve),
         "restart" if args.is_empty() => Ok(Command::Restart),
         "crash-during-sync" => {

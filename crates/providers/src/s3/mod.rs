@@ -11,6 +11,10 @@
 //!   one after the other from the source. A new file is written with `If-None-Match: *`
 //!   (after a `HEAD` that nothing is there, which also covers servers without conditional
 //!   writes); a replacement `HEAD`s and compares the ETag, then writes with `If-Match`.
+//!   Some servers (s3rver) silently ignore those headers, so before its first write a
+//!   backend probes once whether the server honours them (a create-only PUT onto an
+//!   existing scratch object must fail with 412); where it does not, the HEAD checks alone
+//!   guard writes.
 //!   File copies (renames, deletes into the trash) carry `x-amz-copy-source-if-match` and
 //!   the delete of the source `If-Match`.
 //!   Multipart uploads re-check just before completing (S3 has no atomic check there).
@@ -31,7 +35,7 @@ mod xml;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,7 +44,7 @@ use cloudsync_core::capabilities::ProviderRules;
 use cloudsync_core::rules::{SkipRule, ROOT_MARKER, TRASH_DIR};
 use cloudsync_core::{Capabilities, Kind, Node, RelPath, Tree};
 use cloudsync_engine::remote::{Listing, Remote, RemoteError};
-use cloudsync_engine::scan::is_internal_name;
+use cloudsync_engine::scan::{is_internal_name, TEMP_PREFIX};
 use cloudsync_engine::secrets::SecretRef;
 use futures::stream::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
@@ -59,6 +63,13 @@ pub const PART_SIZE: usize = 8 * 1024 * 1024;
 /// How many copies or deletes a folder operation keeps in flight.
 const PARALLEL: usize = 8;
 
+/// Conditional writes not probed yet.
+const COND_UNKNOWN: u8 = 0;
+/// The server refuses a create-only PUT onto an existing object.
+const COND_YES: u8 = 1;
+/// The server ignores (or refuses to implement) conditional PUTs.
+const COND_NO: u8 = 2;
+
 /// An S3 bucket (and key prefix) used as the remote.
 #[derive(Debug, Clone)]
 pub struct S3 {
@@ -66,9 +77,10 @@ pub struct S3 {
     raw: RawClient,
     /// `""` or `some/prefix/` (always ending in `/`).
     prefix: String,
-    /// Cleared when the server refused a conditional (`If-None-Match`/`If-Match`) write as
-    /// not implemented; the HEAD checks alone guard writes from then on.
-    conditional: Arc<AtomicBool>,
+    /// Whether the server honours conditional (`If-None-Match`/`If-Match`) writes:
+    /// [`COND_UNKNOWN`] until probed, then [`COND_YES`] or [`COND_NO`] (writes are then
+    /// guarded by the HEAD checks alone).
+    conditional: Arc<AtomicU8>,
 }
 
 /// Settings of an [`S3`] backend.
@@ -287,7 +299,7 @@ impl S3 {
             store: Arc::new(store),
             raw,
             prefix,
-            conditional: Arc::new(AtomicBool::new(true)),
+            conditional: Arc::new(AtomicU8::new(COND_UNKNOWN)),
         })
     }
 
@@ -334,15 +346,71 @@ impl S3 {
         let code = xml::error_code(&a.body).unwrap_or_default();
         if a.status.is_success() || code == "BucketAlreadyOwnedByYou" {
             Ok(())
+        } else if code == "BucketAlreadyExists" {
+            // AWS says this when someone else owns the name, but some servers (s3rver)
+            // say it to the owner too: the bucket is ours when we may list it.
+            self.list_raw("", Some(1))
+                .await
+                .map(|_| ())
+                .map_err(|_| map_status(&a, "CreateBucket"))
         } else {
             Err(map_status(&a, "CreateBucket"))
         }
     }
 
-    /// False once the server refused a conditional write as not implemented (writes are
-    /// then guarded by HEAD checks alone).
+    /// True once a probe showed that the server honours conditional writes (false before
+    /// the first write, and for servers that ignore or refuse them; their writes are
+    /// guarded by HEAD checks alone).
     pub fn conditional_writes(&self) -> bool {
-        self.conditional.load(Ordering::Relaxed)
+        self.conditional.load(Ordering::Relaxed) == COND_YES
+    }
+
+    /// Finds out (once per backend) whether the server honours `If-None-Match: *` on PUT:
+    /// a scratch object is written, then written again create-only, which must fail with
+    /// 412; the scratch object is removed. Its name is internal, so listings never show it.
+    ///
+    /// # Errors
+    /// The server refused the probe's plain writes (credentials, missing bucket, ...).
+    pub async fn probe_conditional_writes(&self) -> Result<bool, RemoteError> {
+        match self.conditional.load(Ordering::Relaxed) {
+            COND_YES => return Ok(true),
+            COND_NO => return Ok(false),
+            _ => {}
+        }
+        let key = format!("{}{TEMP_PREFIX}conditional-probe", self.prefix);
+        self.put_raw(&key, b"probe".to_vec()).await?;
+        let a = self
+            .raw
+            .send(
+                Method::PUT,
+                Some(&key),
+                &[],
+                &[("if-none-match", "*".to_string())],
+                b"probe".to_vec(),
+            )
+            .await;
+        let _ = self.delete_raw(&key, None).await;
+        let a = a?;
+        let code = xml::error_code(&a.body).unwrap_or_default();
+        let honoured = if a.status == StatusCode::PRECONDITION_FAILED {
+            true
+        } else if a.status.is_success()
+            || a.status == StatusCode::NOT_IMPLEMENTED
+            || code == "NotImplemented"
+        {
+            false
+        } else {
+            return Err(map_status(&a, "conditional-write probe"));
+        };
+        if !honoured {
+            tracing::info!(
+                "{} ignores conditional writes; relying on HEAD checks",
+                self.describe()
+            );
+        }
+        self.conditional
+            .store(if honoured { COND_YES } else { COND_NO }, Ordering::Relaxed);
+        Ok(honoured)
     }
 
     /// The key of `rel` below the root.
@@ -640,7 +708,7 @@ impl S3 {
     ) -> Result<(), RemoteError> {
         let os = self.os_path(&self.key(path))?;
         let payload = PutPayload::from(data);
-        if self.conditional.load(Ordering::Relaxed) {
+        if self.probe_conditional_writes().await? {
             let mode = match &etag {
                 None => PutMode::Create,
                 Some(e) => PutMode::Update(UpdateVersion {
@@ -656,7 +724,7 @@ impl S3 {
                 Ok(_) => return Ok(()),
                 Err(e) if not_implemented(&e) => {
                     tracing::info!("S3 server has no conditional writes; relying on HEAD checks");
-                    self.conditional.store(false, Ordering::Relaxed);
+                    self.conditional.store(COND_NO, Ordering::Relaxed);
                 }
                 Err(e) => return Err(map_os(e, &format!("PUT {path}"))),
             }

@@ -27,6 +27,9 @@ pub(crate) fn key_encode(key: &str) -> String {
     key.split('/').map(uri_encode).collect::<Vec<_>>().join("/")
 }
 
+/// Attempts per raw request (see [`RawClient::send`]).
+const RETRIES: u32 = 3;
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -119,7 +122,45 @@ impl RawClient {
     }
 
     /// Sends a signed request for `key` (`None`: the bucket itself) and reads the answer.
+    ///
+    /// A request that fails on the way or gets a 500/502/503/504 is sent again, twice at
+    /// most, after a short pause: AWS asks clients to retry those, and some servers answer
+    /// 500 for transient trouble (s3rver, when concurrent deletes race to remove the same
+    /// empty folder). Every request this client makes is idempotent (listings, HEADs,
+    /// whole-body PUTs, copies, deletes), so a repeat is harmless.
     pub(crate) async fn send(
+        &self,
+        method: Method,
+        key: Option<&str>,
+        query: &[(&str, &str)],
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<Answer, RemoteError> {
+        let mut pause = Duration::from_millis(100);
+        let mut attempt = 1;
+        loop {
+            let got = self
+                .send_once(method.clone(), key, query, headers, body.clone())
+                .await;
+            let retry = attempt < RETRIES
+                && match &got {
+                    // A SlowDown with its own Retry-After is the engine's to honour.
+                    Ok(a) => {
+                        matches!(a.status.as_u16(), 500 | 502 | 503 | 504)
+                            && !a.headers.contains_key(reqwest::header::RETRY_AFTER)
+                    }
+                    Err(e) => matches!(e, RemoteError::Unavailable(_)),
+                };
+            if !retry {
+                return got;
+            }
+            tokio::time::sleep(pause).await;
+            pause = pause.saturating_mul(3);
+            attempt += 1;
+        }
+    }
+
+    async fn send_once(
         &self,
         method: Method,
         key: Option<&str>,

@@ -369,9 +369,24 @@ impl Engine {
                 Ok(r) => {
                     summary.ops += r.effective;
                     let done = r.planned == 0;
+                    // The same plan failing the same way as in the round before (each op
+                    // already retried with backoff): another round now would only repeat
+                    // it. The daemon tries again on its schedule.
+                    // (Paths only, as a set: messages may carry timings, and ops finish in
+                    // any order.)
+                    let failing = |rep: &RoundReport| -> std::collections::BTreeSet<String> {
+                        rep.failures
+                            .iter()
+                            .map(|f| f.split(": ").next().unwrap_or_default().to_string())
+                            .collect()
+                    };
+                    let stuck = !r.failures.is_empty()
+                        && last
+                            .as_ref()
+                            .is_some_and(|p| p.planned == r.planned && failing(p) == failing(&r));
                     summary.failures = r.failures.clone();
                     last = Some(r);
-                    if done {
+                    if done || stuck {
                         break;
                     }
                 }

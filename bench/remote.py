@@ -807,7 +807,8 @@ def main() -> int:
             return f"{'-':>12} {'-':>8} {'-':>7} {'-':>9}"
         s = t["wall"]
         n = f"({s['n']}{', ' + str(t['errors']) + ' err' if t['errors'] else ''})"
-        fps = f"{t['files_per_s']:.3g}" if t["files_per_s"] is not None else "-"
+        fps = "-" if t["files_per_s"] is None else (f"{t['files_per_s']:.0f}" if t["files_per_s"] >= 100
+                                                    else f"{t['files_per_s']:.3g}")
         mbs = f"{t['mb_per_s']:.1f}" if t["mb_per_s"] is not None else "-"
         return f"{fmt_s(s['median']) + ' ' + n:>12} {fps:>8} {mbs:>7} {fmt_mib(t['rss_kib']['median']):>9}"
 

@@ -6,7 +6,8 @@
 Listens on 127.0.0.1:LISTEN_PORT and relays every client connection to its own
 connection to 127.0.0.1:UPSTREAM_PORT. For every request it writes one JSON line: the
 client connection number, method, path, status, request and response body sizes, and the
-times (perf_counter) when the request's head arrived and when the response was complete.
+times (perf_counter) when the request's head arrived and when the response was complete,
+and the head's arrival as Unix time (wall0) to line it up with other logs.
 Handles Content-Length and chunked bodies in both directions (and responses without a
 body: HEAD, 1xx, 204, 304). It adds a little latency; use it to count, not to time.
 """
@@ -80,6 +81,7 @@ def serve(client, conn_no, upstream_port, log):
             if head is None:
                 return
             t0 = time.perf_counter()
+            wall0 = time.time()
             method, path = head[0].decode("latin-1").split()[:2]
             h = headers_of(head)
             up.sendall(b"".join(head) + b"\r\n")
@@ -98,7 +100,7 @@ def serve(client, conn_no, upstream_port, log):
             resp_len = relay_body(uf, client, rh, no_body=method == "HEAD" or status in (204, 304))
             t1 = time.perf_counter()
             rec = {"c": conn_no, "m": method, "p": path, "s": status, "req": req_len,
-                   "resp": resp_len, "t0": t0, "t1": t1}
+                   "resp": resp_len, "t0": t0, "t1": t1, "wall0": wall0}
             with LOCK:
                 log.write(json.dumps(rec) + "\n")
             if rh.get("connection", "").lower() == "close" or h.get("connection", "").lower() == "close":

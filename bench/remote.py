@@ -140,6 +140,14 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def cpu(self) -> float | None:
+        """User + system CPU seconds the server process has used so far."""
+        try:
+            f = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return None
+
     def stop(self) -> None:
         stop(self.proc)
 
@@ -203,7 +211,9 @@ def run_cmd(cmd: list[str], logfile: Path, timeout: float, env: dict | None = No
         except (OSError, ValueError, IndexError):
             rss = None
         rss_file.unlink(missing_ok=True)
-    return {"wall": wall, "rc": p.returncode, "maxrss_kib": rss, "timed_out": bool(timed_out)}
+    # user + system CPU of the child and its children (wait4 rusage, exact in both cases)
+    cpu = ru.ru_utime + ru.ru_stime
+    return {"wall": wall, "rc": p.returncode, "maxrss_kib": rss, "cpu_s": cpu, "timed_out": bool(timed_out)}
 
 
 def child_env(extra: dict | None) -> dict:
@@ -220,6 +230,15 @@ def cs(binary: str, cfg: Path, args: list[str], logfile: Path, timeout: float, e
     return run_cmd([binary, "--config-dir", str(cfg), *args], logfile, timeout,
                    env={"BENCH_DAV_PASS": DAV_PASS, "AWS_ACCESS_KEY_ID": S3_KEY,
                         "BENCH_S3_SECRET": S3_SECRET, **(env or {})})
+
+
+def with_server_cpu(srv: Server, fn) -> dict:
+    """Runs fn() and adds the server's CPU seconds spent meanwhile as server_cpu_s."""
+    c0 = srv.cpu()
+    res = fn()
+    c1 = srv.cpu()
+    res["server_cpu_s"] = c1 - c0 if c0 is not None and c1 is not None else None
+    return res
 
 
 def rclone_env(backend: str, srv: Server) -> dict:
@@ -400,7 +419,7 @@ def measure_cloudsync(ctx: Ctx, backend: str, w: str, noop: bool, keep: bool) ->
         cs_add(ctx, backend, srv, bucket, cfg, local, logfile)
         subprocess.run(["cp", "-r", f"{ctx.wl[w]}/.", str(local)], check=True)
         flush()
-        up = cs(ctx.binary, cfg, ["sync", "--once", CONN], logfile, ctx.timeout)
+        up = with_server_cpu(srv, lambda: cs(ctx.binary, cfg, ["sync", "--once", CONN], logfile, ctx.timeout))
         up["engine_says"] = last_line(logfile)
         out["upload"] = up
         if up["rc"] != 0:
@@ -412,7 +431,7 @@ def measure_cloudsync(ctx: Ctx, backend: str, w: str, noop: bool, keep: bool) ->
         if st and st.get("state") not in ("idle", None):
             log(f"  note: status after sync is {st.get('state')!r}")
         if noop:
-            n = cs(ctx.binary, cfg, ["sync", "--once", CONN], logfile, ctx.timeout)
+            n = with_server_cpu(srv, lambda: cs(ctx.binary, cfg, ["sync", "--once", CONN], logfile, ctx.timeout))
             n["engine_says"] = last_line(logfile)
             out["noop"] = n
             if n["rc"] != 0:
@@ -432,7 +451,8 @@ def measure_rclone(ctx: Ctx, backend: str, w: str, noop: bool, keep: bool, extra
     target = rclone_target(backend, bucket)
     try:
         flush()
-        up = rclone(["copy", str(ctx.wl[w]), target, *RCLONE_FLAGS], backend, srv, logfile, ctx.timeout)
+        up = with_server_cpu(srv, lambda: rclone(["copy", str(ctx.wl[w]), target, *RCLONE_FLAGS], backend, srv,
+                                                 logfile, ctx.timeout))
         out["upload"] = up
         if up["rc"] != 0:
             raise RuntimeError(f"rclone copy exited {up['rc']}"
@@ -442,7 +462,8 @@ def measure_rclone(ctx: Ctx, backend: str, w: str, noop: bool, keep: bool, extra
         if noop:
             out["noops"] = []
             for _ in range(1 + extra_noops):
-                n = rclone(["sync", str(ctx.wl[w]), target, *RCLONE_FLAGS], backend, srv, logfile, ctx.timeout)
+                n = with_server_cpu(srv, lambda: rclone(["sync", str(ctx.wl[w]), target, *RCLONE_FLAGS], backend,
+                                                        srv, logfile, ctx.timeout))
                 out["noops"].append(n)
                 if n["rc"] != 0:
                     raise RuntimeError(f"rclone no-op sync exited {n['rc']}; see {logfile}")
@@ -454,6 +475,26 @@ def measure_rclone(ctx: Ctx, backend: str, w: str, noop: bool, keep: bool, extra
 
 
 # --- raw limits -----------------------------------------------------------------------
+
+
+def measure_curl(ctx: Ctx, backend: str) -> dict:
+    """`curl -T` of W-c to a new server: the reference for CloudSync's W-c upload, measured
+    in the same run (seconds apart) so that load drift on a shared machine cancels out."""
+    d = ctx.dir(f"curl-{backend}")
+    srv, bucket = start_remote(backend, d)
+    try:
+        flush()
+        url = f"{srv.url}/big.bin" if backend == "webdav" else f"{srv.url}/{bucket}/big.bin"
+        cmd = ["curl", "-sS", "-f", "-o", "/dev/null", "-T", str(ctx.wl["c"] / "big.bin"), url]
+        if backend == "webdav":
+            cmd[1:1] = ["-u", f"{DAV_USER}:{DAV_PASS}"]
+        res = with_server_cpu(srv, lambda: run_cmd(cmd, d / "curl.log", ctx.timeout))
+        if res["rc"] != 0:
+            raise RuntimeError(f"curl -T exited {res['rc']}; see {d / 'curl.log'}")
+        return {"upload": res}
+    finally:
+        srv.stop()
+        rmtree(d)
 
 
 def raw_limits(ctx: Ctx, backend: str, runs: int, puts: int) -> dict:
@@ -469,7 +510,7 @@ def raw_limits(ctx: Ctx, backend: str, runs: int, puts: int) -> dict:
             cmd = ["curl", "-sS", "-f", "-o", "/dev/null", "-T", str(big), f"{srv.url}{path}"]
             if backend == "webdav":
                 cmd[1:1] = ["-u", f"{DAV_USER}:{DAV_PASS}"]
-            res = run_cmd(cmd, d / "curl.log", ctx.timeout)
+            res = with_server_cpu(srv, lambda: run_cmd(cmd, d / "curl.log", ctx.timeout))
             if res["rc"] != 0:
                 raise RuntimeError(f"curl -T exited {res['rc']}; see {d / 'curl.log'}")
             out["curl_T"].append(res)
@@ -663,7 +704,7 @@ def main() -> int:
             for w in workloads:
                 rc_runs = slow_runs if (b == "webdav" and w == "a") else runs
                 key = f"{b}_{w}"
-                raw[key] = {"cloudsync": [], "rclone": []}
+                raw[key] = {"cloudsync": [], "rclone": [], "curl": []}
                 for r in range(runs):
                     loads.append(os.getloadavg()[0])
                     keep = w == "a"  # keep W-a trees: ext4 creates files slowly right after mass deletes
@@ -688,6 +729,14 @@ def main() -> int:
                         raw[key]["rclone"].append(m)
                         log(f"{b} W-{w} run {r + 1}/{runs}: rclone copy {fmt_s(m.get('upload', {}).get('wall'))}"
                             + (f", no-op sync {', '.join(fmt_s(x['wall']) for x in m['noops'])}" if "noops" in m else ""))
+                    if w == "c":
+                        try:
+                            m = measure_curl(ctx, b)
+                        except Exception as e:  # noqa: BLE001
+                            log(f"  ERROR {e}")
+                            m = {"error": str(e)}
+                        raw[key]["curl"].append(m)
+                        log(f"{b} W-{w} run {r + 1}/{runs}: curl -T {fmt_s(m.get('upload', {}).get('wall'))}")
         if "webdav" in backends and "a" in workloads and "cloudsync" in tools and lat_n > 0:
             log(f"latency: cloudsync run on WebDAV with W-a, {lat_n} changes of one file")
             try:
@@ -718,15 +767,15 @@ def main() -> int:
                     out.append(n["wall"] if n["rc"] == 0 else None)
         return [x for x in out if x is not None], len(out) - len([x for x in out if x is not None]) + sum(1 for m in ms if "error" in m)
 
-    def rsss(ms, phase):
+    def rsss(ms, phase, field="maxrss_kib"):
         out = []
         for m in ms:
             if phase == "upload" and m.get("upload"):
-                out.append(m["upload"]["maxrss_kib"])
+                out.append(m["upload"].get(field))
             elif phase == "noop":
                 if "noop" in m:
-                    out.append(m["noop"]["maxrss_kib"])
-                out += [n["maxrss_kib"] for n in m.get("noops", [])]
+                    out.append(m["noop"].get(field))
+                out += [n.get(field) for n in m.get("noops", [])]
         return [x for x in out if x is not None]
 
     wl_files = {w: len(want[w]) for w in wl}
@@ -742,8 +791,19 @@ def main() -> int:
                     s = summary(ws)
                     rs = summary(rsss(raw[key][tool], phase))
                     row[tool] = {"wall": s, "errors": errs, "rss_kib": rs,
+                             "cpu_s": summary(rsss(raw[key][tool], phase, "cpu_s")),
+                             "server_cpu_s": summary(rsss(raw[key][tool], phase, "server_cpu_s")),
                                  "files_per_s": wl_files[w] / s["median"] if s["median"] else None,
                                  "mb_per_s": wl_bytes[w] / 1e6 / s["median"] if s["median"] and phase == "upload" else None}
+                if w == "c" and raw[key].get("curl"):
+                    cw = [m["upload"]["wall"] if "upload" in m and m["upload"]["rc"] == 0 else None
+                          for m in raw[key]["curl"]]
+                    row["curl"] = summary([x for x in cw if x is not None])
+                    row["curl_server_cpu_s"] = summary([m["upload"].get("server_cpu_s") for m in raw[key]["curl"]
+                                                        if "upload" in m and m["upload"].get("server_cpu_s") is not None])
+                    csw = [m["upload"]["wall"] if "upload" in m and m["upload"]["rc"] == 0 else None
+                           for m in raw[key].get("cloudsync", [])]
+                    row["curl_paired"] = summary([a / b_ for a, b_ in zip(csw, cw) if a and b_])
                 cm = row.get("cloudsync", {}).get("wall", {}).get("median")
                 rm = row.get("rclone", {}).get("wall", {}).get("median")
                 row["ratio"] = cm / rm if cm and rm else None
@@ -753,7 +813,8 @@ def main() -> int:
         rl = raw[f"raw_{b}"]
         ct = summary([x["wall"] for x in rl["curl_T"]])
         sp = summary([x["wall"] for x in rl["seq_puts"]])
-        rawsum[b] = {"curl_T": ct, "curl_T_mb_per_s": wl_bytes["c"] / 1e6 / ct["median"] if ct["median"] else None,
+        rawsum[b] = {"curl_T": ct, "curl_T_server_cpu_s": summary([x.get("server_cpu_s") for x in rl["curl_T"]
+                                                                     if x.get("server_cpu_s") is not None]), "curl_T_mb_per_s": wl_bytes["c"] / 1e6 / ct["median"] if ct["median"] else None,
                      "seq_puts": sp, "puts": puts, "puts_per_s": puts / sp["median"] if sp["median"] else None}
     lat = raw.get("latency")
     lat_sum = summary([x for x in lat["samples"] if x is not None]) if lat else None
@@ -768,10 +829,11 @@ def main() -> int:
         checks.append(("W-a initial upload to WebDAV <= 10 s", fmt_s(v), v is not None and v <= TARGET_WA_UPLOAD_S))
     for b in backends:
         r = find(b, "c", "upload")
-        if r and "cloudsync" in r and rawsum[b]["curl_T"]["median"]:
-            v = r["cloudsync"]["wall"]["median"]
-            q = v / rawsum[b]["curl_T"]["median"] if v else None
-            checks.append((f"W-c upload to {b} within 1.25x of curl -T ({fmt_s(v)} vs {fmt_s(rawsum[b]['curl_T']['median'])})",
+        if r and "cloudsync" in r and r.get("curl_paired", {}).get("n"):
+            v, c, pr = r["cloudsync"]["wall"]["median"], r["curl"]["median"], r["curl_paired"]
+            q = v / c if v and c else None
+            checks.append((f"W-c upload to {b} within 1.25x of curl -T ({fmt_s(v)} vs {fmt_s(c)}; "
+                           f"per run {pr['median']:.2f}x, {pr['min']:.2f}x-{pr['max']:.2f}x)",
                            "-" if q is None else f"{q:.2f}x", q is not None and q <= TARGET_WC_VS_CURL, b != "webdav"))
     r = find("webdav", "a", "noop")
     if r and "cloudsync" in r:
@@ -824,13 +886,27 @@ def main() -> int:
             s = r[tool]["wall"]
             if s["n"]:
                 parts.append(f"{tool} {fmt_s(s['min'])}-{fmt_s(s['max'])}")
+        if r.get("curl", {}).get("n"):
+            c = r["curl"]
+            parts.append(f"curl -T (same runs) {fmt_s(c['median'])} ({c['n']}), {fmt_s(c['min'])}-{fmt_s(c['max'])}")
+        L.append(f"   {r['backend']} W-{r['workload']} {r['phase']}: " + "; ".join(parts))
+    L.append("")
+    L.append("CPU seconds (median; user + system): the client command / the server meanwhile")
+    for r in rows:
+        parts = []
+        for tool in tools:
+            c, sc = r[tool]["cpu_s"]["median"], r[tool]["server_cpu_s"]["median"]
+            if c is not None:
+                parts.append(f"{tool} {c:.2f} / {'-' if sc is None else f'{sc:.2f}'}")
+        if r.get("curl_server_cpu_s", {}).get("n"):
+            parts.append(f"curl -T server {r['curl_server_cpu_s']['median']:.2f}")
         L.append(f"   {r['backend']} W-{r['workload']} {r['phase']}: " + "; ".join(parts))
     L.append("")
     L.append("raw limits (same servers):")
     for b in backends:
         x = rawsum[b]
         L.append(f"   {b:<7} curl -T W-c ({c_mb} MiB): {fmt_s(x['curl_T']['median'])} "
-                 f"({x['curl_T_mb_per_s']:.0f} MB/s);  {puts} sequential 4 KiB PUTs on one connection: "
+                 f"({x['curl_T_mb_per_s']:.0f} MB/s, server CPU {x['curl_T_server_cpu_s']['median'] or 0:.2f} s);  {puts} sequential 4 KiB PUTs on one connection: "
                  f"{fmt_s(x['seq_puts']['median'])} ({x['puts_per_s']:.0f} PUT/s)")
     if lat_sum:
         L.append("")

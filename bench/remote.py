@@ -647,7 +647,7 @@ def main() -> int:
     n_a = env_int("BENCH_FILES", 1000 if quick else 10000, minimum=FOLDERS)
     n_b = env_int("BENCH_WB_FILES", 20 if quick else 200)
     c_mb = env_int("BENCH_BIG_MB", 64 if quick else 1024)
-    lat_n = env_int("BENCH_LAT_N", 5 if quick else 11)
+    lat_n = env_int("BENCH_LAT_N", 5 if quick else 11, minimum=0)
     puts = env_int("BENCH_PUTS", 1000)
     seed = env_int("BENCH_SEED", 20261125, minimum=0)
     timeout = env_int("BENCH_CMD_TIMEOUT", 1800)

@@ -8,7 +8,9 @@
 #   BENCH_LAT_N     change-to-done samples per run under `cloudsync run` (default 20)
 #   BENCH_SEED      workload seed (default 20261124)
 #   BENCH_NO_BUILD  set to 1 to skip the cargo build and use the existing release binary
-# Usage: bench/run.sh
+# Usage: bench/run.sh            local backend vs cp -r + sync (bench/run.py)
+#        bench/run.sh remote     CloudSync vs rclone on rclone serve webdav and moto_server
+#                                (bench/remote.py; its knobs are in bench/README.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,4 +31,12 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
 fi
 [ -x "$bin" ] || { echo "bench: no binary at $bin" >&2; exit 1; }
 
+if [ "${1:-}" = remote ]; then
+  shift
+  if ! command -v rclone >/dev/null 2>&1 || ! command -v moto_server >/dev/null 2>&1; then
+    echo "bench: rclone or moto_server missing; running scripts/ensure-deps.sh" >&2
+    scripts/ensure-deps.sh
+  fi
+  exec python3 bench/remote.py --bin "$bin" --out bench/out/remote.json "$@"
+fi
 exec python3 bench/run.py --bin "$bin" --out bench/out/results.json "$@"

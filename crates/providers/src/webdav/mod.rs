@@ -439,6 +439,7 @@ impl WebDav {
         let resp = self.send(method, from.clone(), headers, None).await?;
         let status = resp.status();
         if status.is_success() {
+            upload::drain(resp).await;
             return Ok(());
         }
         Err(map_status(
@@ -456,6 +457,7 @@ impl WebDav {
             .await?;
         let status = resp.status();
         if status.is_success() {
+            upload::drain(resp).await;
             Ok(true)
         } else if status == StatusCode::METHOD_NOT_ALLOWED {
             Ok(false)
@@ -474,6 +476,7 @@ impl WebDav {
             .await?;
         let status = resp.status();
         if status.is_success() || status == StatusCode::NOT_FOUND {
+            upload::drain(resp).await;
             Ok(())
         } else {
             Err(map_status(
@@ -590,10 +593,11 @@ impl Remote for WebDav {
         path: &RelPath,
         source: &mut (dyn Read + Send),
         size: u64,
-        _mtime_ns: i64,
+        mtime_ns: i64,
         replaces: Option<&Node>,
     ) -> Result<Node, RemoteError> {
-        self.upload_file(path, source, size, replaces).await
+        self.upload_file(path, source, size, mtime_ns, replaces)
+            .await
     }
 
     async fn mkdir(&self, path: &RelPath) -> Result<Node, RemoteError> {

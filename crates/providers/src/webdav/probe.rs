@@ -28,6 +28,9 @@ pub struct Probes {
     if_match: tokio::sync::OnceCell<IfMatch>,
     /// Whether a `MOVE` to a name with ';' lands there.
     semicolon: tokio::sync::OnceCell<bool>,
+    /// Whether a file keeps the `ETag` its `PUT` answered with when moved into place
+    /// (learnt from the first upload, which reads it back).
+    pub(super) etag_survives_move: OnceLock<bool>,
 }
 
 /// Which requests a server refuses (412) when their `If-Match` does not match.
@@ -85,7 +88,7 @@ impl WebDav {
             .await
         {
             Err(RemoteError::Changed(_)) => true,
-            Ok(()) => false,
+            Ok(_) => false,
             Err(e) => return Err(e),
         };
         let move_source = match self

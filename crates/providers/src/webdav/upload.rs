@@ -13,6 +13,7 @@ use reqwest::header::{HeaderMap, HeaderValue, IF_MATCH, IF_NONE_MATCH};
 use reqwest::{Method, StatusCode, Url};
 
 use super::auth::Next;
+use super::propfind::{normalize_etag, same_etag};
 use super::{map_reqwest, map_status, other, temp_name, WebDav, CHUNK};
 
 impl WebDav {
@@ -23,6 +24,7 @@ impl WebDav {
         path: &RelPath,
         source: &mut (dyn Read + Send),
         size: u64,
+        mtime_ns: i64,
         replaces: Option<&Node>,
     ) -> Result<Node, RemoteError> {
         if !self.can_move_to(path).await? {
@@ -34,13 +36,31 @@ impl WebDav {
             .put_stream(temp.clone(), source, size, HeaderMap::new())
             .await
         {
-            Ok(()) => self.place(temp.clone(), path, replaces).await,
+            Ok(etag) => {
+                self.place(temp.clone(), path, replaces, etag, size, mtime_ns)
+                    .await
+            }
             Err(e) => Err(e),
         };
         if result.is_err() {
-            let _ = self.delete_url(temp).await;
+            self.remove_temp(temp).await;
         }
         result
+    }
+
+    /// Deletes an upload's temp file after a failure. A server may still hold the file
+    /// open for the broken request for a moment (rclone refuses the delete meanwhile), so
+    /// a failed delete is tried again a few times.
+    async fn remove_temp(&self, temp: Url) {
+        let mut pause = std::time::Duration::from_millis(100);
+        for _ in 0..4 {
+            if self.delete_url(temp.clone()).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(pause).await;
+            pause *= 2;
+        }
+        tracing::warn!(temp = %temp.path(), "cannot remove an interrupted upload's temp file");
     }
 
     /// Checks that `path` is absent (`replaces` `None`) or still the listed file.
@@ -90,14 +110,15 @@ impl WebDav {
             .ok_or_else(|| RemoteError::NotFound(format!("{path} vanished after upload")))
     }
 
-    /// PUTs `size` bytes from `source` to `url`, streaming 256 KiB chunks.
+    /// PUTs `size` bytes from `source` to `url`, streaming 256 KiB chunks; returns the
+    /// `ETag` the server answered with, if any.
     pub(super) async fn put_stream(
         &self,
         url: Url,
         source: &mut (dyn Read + Send),
         size: u64,
         headers: HeaderMap,
-    ) -> Result<(), RemoteError> {
+    ) -> Result<Option<String>, RemoteError> {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
         let body_stream = futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
@@ -167,7 +188,13 @@ impl WebDav {
             )));
         }
         if status.is_success() {
-            Ok(())
+            let etag = resp
+                .headers()
+                .get(reqwest::header::ETAG)
+                .and_then(|v| v.to_str().ok())
+                .and_then(normalize_etag);
+            drain(resp).await;
+            Ok(etag)
         } else {
             Err(map_status(
                 status,
@@ -177,12 +204,17 @@ impl WebDav {
         }
     }
 
-    /// Places the uploaded temp file at `path`, checking `replaces` first.
+    /// Places the uploaded temp file at `path`, checking `replaces` first. A new file's
+    /// node is built from the `PUT`'s `ETag` (`put_etag`) where this server keeps ETags
+    /// across a `MOVE`, saving a `PROPFIND` per file; the first upload finds that out.
     pub(super) async fn place(
         &self,
         temp: Url,
         path: &RelPath,
         replaces: Option<&Node>,
+        put_etag: Option<String>,
+        size: u64,
+        mtime_ns: i64,
     ) -> Result<Node, RemoteError> {
         let target = self.url(Some(path), false);
         match replaces {
@@ -197,8 +229,34 @@ impl WebDav {
                 }
             }
         }
-        self.stat(path, false)
+        let trusted = self.probes.etag_survives_move.get() == Some(&true);
+        if let (true, None, Some(etag)) = (trusted, replaces, &put_etag) {
+            return Ok(Node {
+                path: path.clone(),
+                kind: Kind::File,
+                size,
+                mtime_ns,
+                hash: None,
+                id: None,
+                rev: Some(etag.clone()),
+            });
+        }
+        let node = self
+            .stat(path, false)
             .await?
-            .ok_or_else(|| RemoteError::NotFound(format!("{path} vanished after upload")))
+            .ok_or_else(|| RemoteError::NotFound(format!("{path} vanished after upload")))?;
+        if let (None, Some(sent), Some(now)) = (replaces, &put_etag, &node.rev) {
+            let _ = self
+                .probes
+                .etag_survives_move
+                .set(same_etag(sent, now) && node.size == size);
+        }
+        Ok(node)
     }
+}
+
+/// Reads a response's body to its end, so its connection goes back to the pool (a
+/// response dropped unread closes the connection).
+pub(super) async fn drain(resp: reqwest::Response) {
+    let _ = resp.bytes().await;
 }

@@ -1,5 +1,6 @@
-//! Transfers of one batch run in parallel, bounded by the connection's `transfers`
-//! setting: a remote whose transfers take a while sees exactly that many in flight.
+//! Transfers of one batch run in parallel: large files (1 MiB and up) bounded by the
+//! connection's `transfers` setting, small ones by four times that. A remote whose
+//! transfers take a while sees exactly that many in flight.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -13,9 +14,9 @@ use cloudsync_engine::sync::Context;
 use cloudsync_engine::{Engine, EventBus};
 use cloudsync_tests::scenario::faults::{Faults, FaultyFactory};
 
-/// Syncs 16 new files one way with `transfers` set, each transfer taking 30 ms; returns
-/// the most transfers seen in flight at once.
-fn max_in_flight(transfers: usize, upload: bool) -> usize {
+/// Syncs 40 new files of `size` bytes one way with `transfers` set, each transfer taking
+/// 30 ms; returns the most transfers seen in flight at once.
+fn max_in_flight(transfers: usize, upload: bool, size: usize) -> usize {
     let dir = tempfile::tempdir().expect("temp dir");
     let (local, remote) = (dir.path().join("local"), dir.path().join("remote"));
     std::fs::create_dir_all(&local).expect("local dir");
@@ -56,27 +57,43 @@ fn max_in_flight(transfers: usize, upload: bool) -> usize {
     } else {
         (&remote, &local)
     };
-    for i in 0..16 {
-        std::fs::write(source.join(format!("f{i}.txt")), format!("file {i}")).expect("write");
+    let content = |i: usize| {
+        let mut c = format!("file {i} ").into_bytes();
+        c.resize(size.max(c.len()), b'x');
+        c
+    };
+    for i in 0..FILES {
+        std::fs::write(source.join(format!("f{i}.txt")), content(i)).expect("write");
     }
     runtime
         .block_on(engine.sync_connection("c"))
         .expect("sync converges");
-    for i in 0..16 {
-        let got = std::fs::read_to_string(target.join(format!("f{i}.txt"))).expect("arrived");
-        assert_eq!(got, format!("file {i}"));
+    for i in 0..FILES {
+        let got = std::fs::read(target.join(format!("f{i}.txt"))).expect("arrived");
+        assert!(got == content(i), "f{i}.txt arrived whole");
     }
     faults.max_in_flight.load(Ordering::SeqCst)
 }
 
+const FILES: usize = 40;
+const LARGE: usize = 1024 * 1024;
+const SMALL: usize = 10;
+
 #[test]
-fn downloads_run_as_many_in_parallel_as_configured() {
-    assert_eq!(max_in_flight(4, false), 4);
-    assert_eq!(max_in_flight(1, false), 1);
+fn large_downloads_run_as_many_in_parallel_as_configured() {
+    assert_eq!(max_in_flight(4, false, LARGE), 4);
+    assert_eq!(max_in_flight(1, false, LARGE), 1);
 }
 
 #[test]
-fn uploads_run_as_many_in_parallel_as_configured() {
-    assert_eq!(max_in_flight(4, true), 4);
-    assert_eq!(max_in_flight(6, true), 6);
+fn large_uploads_run_as_many_in_parallel_as_configured() {
+    assert_eq!(max_in_flight(4, true, LARGE), 4);
+    assert_eq!(max_in_flight(6, true, LARGE), 6);
+}
+
+#[test]
+fn small_files_run_four_times_as_many() {
+    assert_eq!(max_in_flight(4, true, SMALL), 16);
+    assert_eq!(max_in_flight(2, false, SMALL), 8);
+    assert_eq!(max_in_flight(1, true, SMALL), 4);
 }

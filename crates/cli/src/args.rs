@@ -326,7 +326,8 @@ pub struct SettingsArgs {
     /// Download cap, e.g. 1M (bytes per second; `off` for none).
     #[arg(long, value_name = "RATE")]
     pub bwlimit_down: Option<String>,
-    /// Transfers in flight at once (default 4).
+    /// Large transfers (1 MiB and up) in flight at once (default 4); small files and
+    /// other operations run four times as many.
     #[arg(long, value_name = "N")]
     pub transfers: Option<usize>,
     /// On WebDAV, S3 and local-folder remotes, move what sync deletes there into the

@@ -61,7 +61,8 @@ pub struct ConnectionSettings {
     pub bwlimit_up: Option<u64>,
     /// Download cap in bytes per second.
     pub bwlimit_down: Option<u64>,
-    /// Transfers in flight at once.
+    /// Large transfers in flight at once (small files and other operations run four
+    /// times as many).
     pub transfers: usize,
     /// Move remotely deleted files into `.cloudsync-trash/` on the remote (where deletes
     /// are permanent) rather than deleting them.

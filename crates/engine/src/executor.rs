@@ -48,7 +48,7 @@ pub struct Executor<'a> {
     pub root: &'a Path,
     /// This machine's name.
     pub host: &'a str,
-    /// Transfers in flight.
+    /// Large transfers in flight (the light lane runs [`LIGHT_LANE_FACTOR`] times as many).
     pub transfers: usize,
     /// Remote deletes go to the backend's trash folder (`false`: deleted for good).
     pub remote_trash: bool,
@@ -120,15 +120,42 @@ pub struct BatchOutcome {
     pub fatal: Option<EngineError>,
 }
 
+/// Files at least this large count against the `transfers` limit; smaller ones go in the
+/// light lane.
+pub const HEAVY_TRANSFER_BYTES: u64 = 1024 * 1024;
+/// How many more ops the light lane runs at once than the `transfers` setting.
+pub const LIGHT_LANE_FACTOR: usize = 4;
+
+/// True for a transfer large enough to be bounded by bandwidth rather than round trips.
+fn is_heavy(op: &Op) -> bool {
+    match op {
+        Op::Upload { local, .. } => local.size >= HEAVY_TRANSFER_BYTES,
+        Op::Download { remote, .. } => remote.size >= HEAVY_TRANSFER_BYTES,
+        Op::Conflict { .. } => true,
+        _ => false,
+    }
+}
+
 impl Executor<'_> {
     /// Runs one batch.
     pub async fn run_batch(&self, batch: &Batch) -> BatchOutcome {
         let mut out = BatchOutcome::default();
-        let futures: Vec<_> = batch.ops.iter().map(|op| self.run_keyed(op)).collect();
-        let results: Vec<(String, Result<Done, Failed>)> = futures::stream::iter(futures)
-            .buffer_unordered(self.transfers.max(1))
-            .collect()
-            .await;
+        // Two lanes, as rclone's transfers and checkers: large transfers are bounded by the
+        // `transfers` setting; small files and metadata ops, which wait on round trips
+        // rather than bandwidth, run four times as many at once.
+        let (heavy, light): (Vec<&Op>, Vec<&Op>) = batch.ops.iter().partition(|op| is_heavy(op));
+        let heavy: Vec<_> = heavy.into_iter().map(|op| self.run_keyed(op)).collect();
+        let light: Vec<_> = light.into_iter().map(|op| self.run_keyed(op)).collect();
+        let transfers = self.transfers.max(1);
+        let (mut results, light_results): (Vec<(String, Result<Done, Failed>)>, Vec<_>) = futures::join!(
+            futures::stream::iter(heavy)
+                .buffer_unordered(transfers)
+                .collect::<Vec<_>>(),
+            futures::stream::iter(light)
+                .buffer_unordered(transfers * LIGHT_LANE_FACTOR)
+                .collect::<Vec<_>>()
+        );
+        results.extend(light_results);
         let mut staged = Vec::new();
         for (path, r) in results {
             match r {

@@ -126,6 +126,9 @@ pub const HEAVY_TRANSFER_BYTES: u64 = 1024 * 1024;
 /// How many more ops the light lane runs at once than the `transfers` setting.
 pub const LIGHT_LANE_FACTOR: usize = 4;
 
+/// An op's key and how it went.
+type Keyed = (String, Result<Done, Failed>);
+
 /// True for a transfer large enough to be bounded by bandwidth rather than round trips.
 fn is_heavy(op: &Op) -> bool {
     match op {
@@ -147,7 +150,7 @@ impl Executor<'_> {
         let heavy: Vec<_> = heavy.into_iter().map(|op| self.run_keyed(op)).collect();
         let light: Vec<_> = light.into_iter().map(|op| self.run_keyed(op)).collect();
         let transfers = self.transfers.max(1);
-        let (mut results, light_results): (Vec<(String, Result<Done, Failed>)>, Vec<_>) = futures::join!(
+        let (mut results, light_results): (Vec<Keyed>, Vec<Keyed>) = futures::join!(
             futures::stream::iter(heavy)
                 .buffer_unordered(transfers)
                 .collect::<Vec<_>>(),

@@ -48,16 +48,18 @@ impl WebDav {
         result
     }
 
-    /// Deletes an upload's temp file after a failure. A server may still hold the file
-    /// open for the broken request for a moment (rclone refuses the delete meanwhile), so
-    /// a failed delete is tried again a few times.
+    /// Deletes an upload's temp file after a failure. The server may still be busy with
+    /// the broken request for a moment: rclone refuses the delete meanwhile, and a server
+    /// can finish writing the file after it was deleted. So the delete is checked after a
+    /// pause and repeated until the temp file stays gone.
     async fn remove_temp(&self, temp: Url) {
         let mut pause = std::time::Duration::from_millis(100);
-        for _ in 0..4 {
-            if self.delete_url(temp.clone()).await.is_ok() {
+        for _ in 0..5 {
+            let deleted = self.delete_url(temp.clone()).await.is_ok();
+            tokio::time::sleep(pause).await;
+            if deleted && matches!(self.propfind(temp.clone(), "0").await, Ok(None)) {
                 return;
             }
-            tokio::time::sleep(pause).await;
             pause *= 2;
         }
         tracing::warn!(temp = %temp.path(), "cannot remove an interrupted upload's temp file");

@@ -96,6 +96,36 @@ fn wait_listening(child: &mut Child, port: u16) -> bool {
     false
 }
 
+/// Starts the command `command(port)` builds for a free port (its output discarded);
+/// `Some` once it listens (and, with `http`, answers HTTP) within 10 s. A few ports are
+/// tried, in case another process takes the chosen one meanwhile. `keep` lives as long as
+/// the server (its config files, say).
+fn start_on_free_port(
+    http: bool,
+    keep: Option<tempfile::TempDir>,
+    mut command: impl FnMut(u16) -> Option<Command>,
+) -> Option<Server> {
+    for _ in 0..3 {
+        let port = free_port();
+        let mut child = command(port)?
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        if wait_listening(&mut child, port) && (!http || answers_http(port)) {
+            return Some(Server {
+                child,
+                port,
+                _keep: keep,
+            });
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    None
+}
+
 /// `rclone serve webdav`.
 #[derive(Debug)]
 pub struct RcloneWebdav;
@@ -123,8 +153,7 @@ impl RcloneWebdav {
         if !installed("rclone") {
             return None;
         }
-        for _ in 0..3 {
-            let port = free_port();
+        start_on_free_port(false, None, |port| {
             let mut cmd = Command::new("rclone");
             cmd.arg("serve")
                 .arg("webdav")
@@ -143,23 +172,8 @@ impl RcloneWebdav {
             if let Some((cert, key)) = tls {
                 cmd.arg("--cert").arg(cert).arg("--key").arg(key);
             }
-            let mut child = cmd
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .ok()?;
-            if wait_listening(&mut child, port) {
-                return Some(Server {
-                    child,
-                    port,
-                    _keep: None,
-                });
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        None
+            Some(cmd)
+        })
     }
 }
 
@@ -200,8 +214,8 @@ impl WsgiDav {
         }
         let conf_dir = tempfile::tempdir().ok()?;
         let digest = auth == WsgiAuth::Digest;
-        for _ in 0..3 {
-            let port = free_port();
+        let conf = conf_dir.path().join("wsgidav.json");
+        let launch = |port: u16| {
             let config = serde_json::json!({
                 "host": "127.0.0.1",
                 "port": port,
@@ -217,7 +231,6 @@ impl WsgiDav {
                 "dir_browser": { "enable": false },
                 "suppress_version_info": true,
             });
-            let conf = conf_dir.path().join("wsgidav.json");
             std::fs::write(&conf, config.to_string()).ok()?;
             // WsgiDAV has no setting for finite depth; a tiny launcher flips the switch
             // its request server reads.
@@ -234,26 +247,11 @@ impl WsgiDav {
                  run()\n",
                 infinity = if infinity { "True" } else { "False" },
             );
-            let mut child = Command::new("python3")
-                .arg("-c")
-                .arg(launcher)
-                .arg(&conf)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .ok()?;
-            if wait_listening(&mut child, port) && answers_http(port) {
-                return Some(Server {
-                    child,
-                    port,
-                    _keep: Some(conf_dir),
-                });
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        None
+            let mut cmd = Command::new("python3");
+            cmd.arg("-c").arg(launcher).arg(&conf);
+            Some(cmd)
+        };
+        start_on_free_port(true, Some(conf_dir), launch)
     }
 }
 
@@ -289,33 +287,18 @@ impl MotoS3 {
         if !moto_installed() {
             return None;
         }
-        for _ in 0..3 {
-            let port = free_port();
-            let mut child = Command::new("moto_server")
-                .arg("-H")
+        start_on_free_port(true, None, |port| {
+            let mut cmd = Command::new("moto_server");
+            cmd.arg("-H")
                 .arg("127.0.0.1")
                 .arg("-p")
                 .arg(port.to_string())
                 .env(
                     "INITIAL_NO_AUTH_ACTION_COUNT",
                     if auth { "0" } else { "inf" },
-                )
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .ok()?;
-            if wait_listening(&mut child, port) && answers_http(port) {
-                return Some(Server {
-                    child,
-                    port,
-                    _keep: None,
-                });
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        None
+                );
+            Some(cmd)
+        })
     }
 }
 
@@ -393,10 +376,9 @@ impl S3rver {
         if !Self::installed() {
             return None;
         }
-        for _ in 0..3 {
-            let port = free_port();
-            let mut child = Command::new(Self::program())
-                .arg("--directory")
+        start_on_free_port(true, None, |port| {
+            let mut cmd = Command::new(Self::program());
+            cmd.arg("--directory")
                 .arg(dir)
                 .arg("--address")
                 .arg("127.0.0.1")
@@ -408,23 +390,9 @@ impl S3rver {
                 // s3rver makes its continuation tokens with DES, which Node >= 17 (OpenSSL
                 // 3) only has in the legacy provider; without it every truncated listing
                 // (more than max-keys objects) is a 500.
-                .env("NODE_OPTIONS", "--openssl-legacy-provider")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .ok()?;
-            if wait_listening(&mut child, port) && answers_http(port) {
-                return Some(Server {
-                    child,
-                    port,
-                    _keep: None,
-                });
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        None
+                .env("NODE_OPTIONS", "--openssl-legacy-provider");
+            Some(cmd)
+        })
     }
 }
 

@@ -121,6 +121,20 @@ pub trait Remote: Send + Sync {
         Ok(0)
     }
 
+    /// Waits until the backend's push channel (Dropbox's longpoll) reports a change below
+    /// the root, returning `Ok(true)`, or `Ok(false)` once `timeout` passed without one.
+    /// Backends without a push channel just wait out the timeout.
+    async fn wait_for_change(&self, timeout: std::time::Duration) -> Result<bool, RemoteError> {
+        tokio::time::sleep(timeout).await;
+        Ok(false)
+    }
+
+    /// The account the credentials belong to (one connection per account), where the
+    /// backend signs in to one.
+    async fn account_id(&self) -> Result<Option<String>, RemoteError> {
+        Ok(None)
+    }
+
     /// Prepares a new connection's root (for example writes its marker).
     async fn prepare_root(&self) -> Result<(), RemoteError> {
         Ok(())

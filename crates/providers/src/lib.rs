@@ -8,6 +8,7 @@
 //!
 //! [`Factory`] builds a backend from a stored connection's provider id and JSON config.
 
+pub mod auth;
 pub mod local;
 pub mod s3;
 pub mod webdav;

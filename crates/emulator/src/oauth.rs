@@ -546,7 +546,7 @@ mod tests {
     fn rfc7636_appendix_b_challenge() {
         // RFC 7636 Appendix B's verifier and its S256 challenge.
         assert_eq!(
-            pkce_s256("dBjftJeZ4CVP-1B0_wx7ItAPKuRXzXpfAgHQFSCTy7Y"),
+            pkce_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }

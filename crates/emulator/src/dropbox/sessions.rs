@@ -148,6 +148,8 @@ pub async fn finish(State(shared): State<Arc<Shared>>, req: Request) -> Response
         let up = read(&shared, req).await?;
         let cursor = up.arg.get("cursor").cloned().unwrap_or(Value::Null);
         let commit = commit_info(&up.route, up.arg.get("commit").unwrap_or(&Value::Null))?;
+        // The hash covers the bytes of this call.
+        check_hash(&up.arg, &up.data)?;
         let written = {
             let mut state = shared.lock();
             // finish may follow a closing append: only the offset has to fit.
@@ -172,7 +174,6 @@ pub async fn finish(State(shared): State<Arc<Shared>>, req: Request) -> Response
                 s.data.extend_from_slice(&up.data);
                 s.data.clone()
             };
-            check_hash(&up.arg, &data)?;
             let r = state.namespace(&up.account).write_file(
                 &commit.path,
                 data.into(),

@@ -41,6 +41,7 @@ pub use api::Hosts;
 pub use arg::header_safe_json;
 pub use token::RefreshToken;
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,12 +85,32 @@ impl Default for DropboxOptions {
     }
 }
 
+/// The listing state (cursor and tree) of one connection, shared by every instance built
+/// from the same config: the engine opens a fresh backend for each sync, and the change
+/// feed must go on from the last cursor rather than list everything again.
+type SharedState = Arc<Mutex<Option<ListState>>>;
+
+/// The states by a digest of their config (in memory only: a new process lists afresh).
+fn shared_state(config: &Value) -> SharedState {
+    use sha2::{Digest, Sha256};
+    static STATES: std::sync::OnceLock<std::sync::Mutex<HashMap<[u8; 32], SharedState>>> =
+        std::sync::OnceLock::new();
+    let key: [u8; 32] = Sha256::digest(config.to_string().as_bytes()).into();
+    STATES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .entry(key)
+        .or_default()
+        .clone()
+}
+
 /// A Dropbox folder used as the remote.
 pub struct Dropbox {
     api: Api,
     root: Root,
     options: DropboxOptions,
-    state: Mutex<Option<ListState>>,
+    state: SharedState,
     /// Longpoll asked to back off until then.
     backoff_until: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
@@ -133,7 +154,7 @@ impl Dropbox {
             api: Api::new(hosts, tokens)?,
             root: Root::new(root),
             options,
-            state: Mutex::new(None),
+            state: SharedState::default(),
             backoff_until: std::sync::Mutex::new(None),
         })
     }
@@ -187,7 +208,9 @@ impl Dropbox {
                 .map(|c| usize::try_from(c).unwrap_or(usize::MAX))
                 .unwrap_or(defaults.chunk),
         };
-        Dropbox::new(hosts, tokens, s("root").unwrap_or("/CloudSync"), options)
+        let mut dropbox = Dropbox::new(hosts, tokens, s("root").unwrap_or("/CloudSync"), options)?;
+        dropbox.state = shared_state(config);
+        Ok(dropbox)
     }
 
     async fn metadata(&self, path: &str) -> Result<Option<Value>, RemoteError> {
@@ -398,6 +421,7 @@ impl Remote for Dropbox {
 
     async fn mkdir(&self, path: &RelPath) -> Result<Node, RemoteError> {
         let meta = self.mkdir_path(&self.root.path_of(path)).await?;
+        upload::same_name(path, &meta)?;
         node_from(path.clone(), &meta)
             .ok_or_else(|| RemoteError::Other(format!("{path}: not a folder")))
     }

@@ -122,6 +122,7 @@ impl Dropbox {
                 "{path}: Dropbox stored content with hash {stored}, not {hash}"
             )));
         }
+        same_name(rel, &meta)?;
         node_from(rel.clone(), &meta)
             .ok_or_else(|| RemoteError::Other(format!("{path}: the upload answer is not a file")))
     }
@@ -202,35 +203,51 @@ impl Dropbox {
         let mut offset = start;
         let mut attempt = 0;
         let mut sent_finish = false;
+        // After a failure the request may have arrived all the same: ask Dropbox where its
+        // copy ends (an empty append) before sending the bytes again.
+        let mut probe = false;
         loop {
             attempt += 1;
-            let body = data.slice((offset - start) as usize..);
-            if commit.is_none() && body.is_empty() {
-                return Ok(Value::Null);
-            }
-            let cursor = json!({"session_id": id, "offset": offset});
-            let hash = content_hash(&body);
-            let result = match commit {
-                Some(c) => {
-                    sent_finish = true;
-                    let arg = json!({"cursor": cursor, "commit": c, "content_hash": hash});
-                    self.api
-                        .upload("files/upload_session/finish", &arg, body)
-                        .await
+            let e = if probe {
+                probe = false;
+                let arg = json!({"cursor": {"session_id": id, "offset": offset}, "close": false});
+                match self
+                    .api
+                    .upload("files/upload_session/append_v2", &arg, Bytes::new())
+                    .await
+                {
+                    Ok(_) => continue,
+                    Err(e) => e,
                 }
-                None => {
-                    let arg = json!({"cursor": cursor, "close": false, "content_hash": hash});
-                    self.api
-                        .upload("files/upload_session/append_v2", &arg, body)
-                        .await
+            } else {
+                let body = data.slice((offset - start) as usize..);
+                if commit.is_none() && body.is_empty() {
+                    return Ok(Value::Null);
                 }
-            };
-            let e = match result {
-                Ok(v) => return Ok(v),
-                Err(e) => e,
+                let cursor = json!({"session_id": id, "offset": offset});
+                let hash = content_hash(&body);
+                let result = match commit {
+                    Some(c) => {
+                        sent_finish = true;
+                        let arg = json!({"cursor": cursor, "commit": c, "content_hash": hash});
+                        self.api
+                            .upload("files/upload_session/finish", &arg, body)
+                            .await
+                    }
+                    None => {
+                        let arg = json!({"cursor": cursor, "close": false, "content_hash": hash});
+                        self.api
+                            .upload("files/upload_session/append_v2", &arg, body)
+                            .await
+                    }
+                };
+                match result {
+                    Ok(v) => return Ok(v),
+                    Err(e) => e,
+                }
             };
             if let Some(correct) = correct_offset(&e) {
-                if (start..=end).contains(&correct) && attempt < CHUNK_ATTEMPTS {
+                if (start..=end).contains(&correct) && attempt < CHUNK_ATTEMPTS * 2 {
                     tracing::info!(
                         what,
                         offset,
@@ -244,17 +261,16 @@ impl Dropbox {
                     "{what}: Dropbox holds {correct} bytes, this chunk covers {start}..{end}"
                 )));
             }
-            if commit.is_some()
-                && sent_finish
-                && attempt > 1
-                && e.is(&["lookup_failed", "not_found"])
-            {
+            if sent_finish && (e.is(&["not_found"]) || e.is(&["lookup_failed", "not_found"])) {
                 // The finish went through but its answer was lost: the file is there.
                 return self.committed(path, full_hash).await;
             }
             match e {
-                CallError::Remote(r) if attempt < CHUNK_ATTEMPTS && pause(&r, attempt).await => {
+                CallError::Remote(r)
+                    if attempt < CHUNK_ATTEMPTS * 2 && pause(&r, attempt).await =>
+                {
                     tracing::info!(what, error = %r, attempt, "retrying the chunk");
+                    probe = true;
                 }
                 e => return Err(e.into_remote(&what)),
             }
@@ -275,6 +291,20 @@ impl Dropbox {
                 "{path}: the upload session vanished before its commit was confirmed"
             )))
         }
+    }
+}
+
+/// Dropbox matches names without regard to case: an answer about an entry spelled
+/// otherwise (an identical file already there as `Photo.JPG` for `photo.jpg`) is about
+/// another name, which the engine must not record under this one.
+pub(super) fn same_name(rel: &RelPath, meta: &Value) -> Result<(), RemoteError> {
+    let name = meta.get("name").and_then(Value::as_str).unwrap_or("");
+    if name == rel.name() {
+        Ok(())
+    } else {
+        Err(RemoteError::Changed(format!(
+            "{rel}: Dropbox has this as {name:?} (names differing only in case are one entry there)"
+        )))
     }
 }
 

@@ -40,23 +40,23 @@ const CARRIED: [&str; 6] = [
     "token_access_type",
 ];
 
-fn check(q: &HashMap<String, String>) -> Result<(), Response> {
+fn check(q: &HashMap<String, String>) -> Result<(), &'static str> {
     if q.get("client_id").is_none_or(|c| c.is_empty()) {
-        return Err(error_page("Invalid client_id: missing"));
+        return Err("Invalid client_id: missing");
     }
     match q.get("response_type").map(String::as_str) {
         Some("code") => {}
-        Some("token") => return Err(error_page("The emulator supports the code flow only")),
-        _ => return Err(error_page("Invalid response_type: expected \"code\"")),
+        Some("token") => return Err("The emulator supports the code flow only"),
+        _ => return Err("Invalid response_type: expected \"code\""),
     }
     if q.contains_key("code_challenge")
         && q.get("code_challenge_method").map(String::as_str) != Some("S256")
     {
-        return Err(error_page("code_challenge_method must be S256"));
+        return Err("code_challenge_method must be S256");
     }
     if let Some(t) = q.get("token_access_type") {
         if !matches!(t.as_str(), "online" | "offline" | "legacy") {
-            return Err(error_page("Invalid token_access_type"));
+            return Err("Invalid token_access_type");
         }
     }
     Ok(())
@@ -64,8 +64,8 @@ fn check(q: &HashMap<String, String>) -> Result<(), Response> {
 
 /// `GET /oauth2/authorize`: the sign-in page.
 pub async fn authorize_page(Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Err(r) = check(&q) {
-        return r;
+    if let Err(why) = check(&q) {
+        return error_page(why);
     }
     let mut hidden: Vec<(&str, &str)> = vec![("response_type", "code")];
     for k in CARRIED {
@@ -81,8 +81,8 @@ pub async fn authorize_decision(
     State(shared): State<Arc<Shared>>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = check(&f) {
-        return r;
+    if let Err(why) = check(&f) {
+        return error_page(why);
     }
     let get = |k: &str| f.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let redirect = get("redirect_uri");

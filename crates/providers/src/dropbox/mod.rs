@@ -137,7 +137,7 @@ impl Dropbox {
         options: DropboxOptions,
     ) -> Result<Dropbox, RemoteError> {
         if options.chunk == 0
-            || options.chunk % CHUNK_UNIT != 0
+            || !options.chunk.is_multiple_of(CHUNK_UNIT)
             || options.chunk as u64 > MAX_REQUEST
         {
             return Err(RemoteError::Other(format!(

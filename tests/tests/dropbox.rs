@@ -14,11 +14,13 @@ use cloudsync_engine::clock::SystemClock;
 use cloudsync_engine::engine::AddConnection;
 use cloudsync_engine::localfs::StdFs;
 use cloudsync_engine::remote::{Remote, RemoteError};
+use cloudsync_engine::secrets::SecretStore;
 use cloudsync_engine::store::{Action, Store};
 use cloudsync_engine::sync::Context;
 use cloudsync_engine::{Engine, EventBus};
 use cloudsync_providers::auth::StaticToken;
-use cloudsync_providers::dropbox::{Dropbox, DropboxOptions, Hosts, RefreshToken};
+use cloudsync_providers::dropbox::{Dropbox, DropboxOptions, Hosts};
+use cloudsync_providers::oauth::stored::StoredTokens;
 use cloudsync_tests::run_for as run;
 use serde_json::{json, Value};
 
@@ -331,7 +333,7 @@ async fn connect(e: &Emulator, engine: &Engine, base: &Path) -> PathBuf {
             local_root: local.clone(),
             remote: json!({
                 "api_base": e.base_url,
-                "token": TOKEN,
+                "access_token": TOKEN,
                 "root": "/CloudSync",
                 "single_upload_max": 4 * MIB,
                 "chunk_size": 4 * MIB,
@@ -641,12 +643,29 @@ async fn refresh_token(e: &Emulator) -> String {
 
 #[test]
 fn expired_tokens_are_renewed_once_through_the_refresh_token() {
+    let tmp = tempfile::tempdir().expect("tmp");
     run(30, async {
         let e = emulator().await;
+        // The tokens as the sign-in stores them, in a secrets file; the config as
+        // `connection add dropbox` writes it.
         let refresh = refresh_token(&e).await;
-        let tokens = Arc::new(RefreshToken::new(&e.base_url, "app-key", &refresh).expect("source"));
-        let r =
-            Dropbox::new(Hosts::single(&e.base_url), tokens, "/Mine", small()).expect("backend");
+        let store = SecretStore::at(&tmp.path().join("secrets.json"));
+        let stored = StoredTokens {
+            refresh_token: Some(refresh.clone()),
+            ..StoredTokens::default()
+        };
+        store
+            .set("dbx", &stored.to_secret())
+            .expect("store the tokens");
+        let config = json!({
+            "api_base": e.base_url,
+            "app_key": "app-key",
+            "root": "/Mine",
+            "token_secret": store.reference("dbx"),
+            "single_upload_max": 4 * MIB,
+            "chunk_size": 4 * MIB,
+        });
+        let r = Dropbox::from_config(&config).expect("backend");
         r.prepare_root().await.expect("prepare");
         put(&r, "a.txt", b"a", None).await.expect("upload");
         control(&e, "expire-tokens", None).await;
@@ -656,18 +675,20 @@ fn expired_tokens_are_renewed_once_through_the_refresh_token() {
         put(&r, "big.bin", &big, None)
             .await
             .expect("session upload after expiry");
-        // The account behind the refreshed token is the one that signed in.
         let id = r.account_id().await.expect("id").expect("some");
         assert!(id.starts_with("dbid:"));
+        // The renewed access token was written back; the refresh token kept.
+        let now = StoredTokens::parse(&store.get("dbx").expect("read").expect("stored"));
+        assert_eq!(now.refresh_token.as_deref(), Some(refresh.as_str()));
+        assert!(now.access_token.is_some());
 
         // A token given directly cannot be renewed: an auth error, no retry loop.
         let grant = c_token(&e, &refresh).await;
-        let fixed = Dropbox::new(
-            Hosts::single(&e.base_url),
-            Arc::new(StaticToken::new(grant)),
-            "/Mine",
-            small(),
-        )
+        let fixed = Dropbox::from_config(&json!({
+            "api_base": e.base_url,
+            "root": "/Mine",
+            "access_token": grant,
+        }))
         .expect("backend");
         fixed.check_root().await.expect("valid before expiry");
         control(&e, "expire-tokens", None).await;

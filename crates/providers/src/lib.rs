@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod dropbox;
 pub mod local;
+pub mod oauth;
 pub mod s3;
 pub mod webdav;
 mod xml_text;

@@ -21,9 +21,10 @@
 //!   Dropbox, or the app folder for an app-folder app key);
 //! - `api_base`: one URL replacing every Dropbox host (api, content, notify and the token
 //!   endpoint), for the emulator;
-//! - `app_key` with `token_secret` (a `SecretRef` holding the refresh token, from the PKCE
-//!   sign-in) or inline `refresh_token`: access tokens are refreshed with the app key;
-//! - without `app_key`: `token_secret` or inline `token` holds an access token, used as is;
+//! - `app_key` and `token_secret` (a `SecretRef` to the stored tokens of the PKCE sign-in,
+//!   see [`crate::oauth::stored`]): an expired access token is renewed with the refresh
+//!   token (no secret: PKCE), once per refusal; an inline `access_token` instead is used
+//!   as it is (scripts, and the account check before a connection is saved);
 //! - `single_upload_max` (bytes, default 16 MiB, at most 150 MiB) and `chunk_size` (bytes,
 //!   a multiple of 4 MiB, default 8 MiB): each upload holds one chunk in memory, and a broken
 //!   connection costs at most one chunk.
@@ -34,14 +35,11 @@ pub mod content_hash;
 mod download;
 mod errors;
 mod listing;
-pub mod token;
 mod upload;
 
 pub use api::Hosts;
 pub use arg::header_safe_json;
-pub use token::RefreshToken;
 
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,11 +49,12 @@ use cloudsync_core::capabilities::ProviderRules;
 use cloudsync_core::rules::ROOT_MARKER;
 use cloudsync_core::{Capabilities, Kind, Node, RelPath, Tree};
 use cloudsync_engine::remote::{Listing, Remote, RemoteError};
-use cloudsync_engine::secrets::SecretRef;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
-use crate::auth::{StaticToken, TokenSource};
+use crate::auth::TokenSource;
+use crate::oauth::stored::token_source_from_config;
+use crate::oauth::OAuthApp;
 use api::Api;
 use errors::CallError;
 use listing::{apply, classify, node_from, ListState, Root};
@@ -85,32 +84,12 @@ impl Default for DropboxOptions {
     }
 }
 
-/// The listing state (cursor and tree) of one connection, shared by every instance built
-/// from the same config: the engine opens a fresh backend for each sync, and the change
-/// feed must go on from the last cursor rather than list everything again.
-type SharedState = Arc<Mutex<Option<ListState>>>;
-
-/// The states by a digest of their config (in memory only: a new process lists afresh).
-fn shared_state(config: &Value) -> SharedState {
-    use sha2::{Digest, Sha256};
-    static STATES: std::sync::OnceLock<std::sync::Mutex<HashMap<[u8; 32], SharedState>>> =
-        std::sync::OnceLock::new();
-    let key: [u8; 32] = Sha256::digest(config.to_string().as_bytes()).into();
-    STATES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .entry(key)
-        .or_default()
-        .clone()
-}
-
 /// A Dropbox folder used as the remote.
 pub struct Dropbox {
     api: Api,
     root: Root,
     options: DropboxOptions,
-    state: SharedState,
+    state: Mutex<Option<ListState>>,
     /// Longpoll asked to back off until then.
     backoff_until: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
@@ -154,7 +133,7 @@ impl Dropbox {
             api: Api::new(hosts, tokens)?,
             root: Root::new(root),
             options,
-            state: SharedState::default(),
+            state: Mutex::new(None),
             backoff_until: std::sync::Mutex::new(None),
         })
     }
@@ -170,36 +149,8 @@ impl Dropbox {
             Some(base) => Hosts::single(base),
             None => Hosts::dropbox(),
         };
-        let secret = match config.get("token_secret") {
-            Some(r) => {
-                let r: SecretRef = serde_json::from_value(r.clone()).map_err(|e| {
-                    RemoteError::Other(format!("dropbox config has a bad token_secret: {e}"))
-                })?;
-                Some(r.resolve().map_err(|e| RemoteError::Auth(e.to_string()))?)
-            }
-            None => None,
-        };
-        let tokens: Arc<dyn TokenSource> = match s("app_key") {
-            Some(app_key) => {
-                let refresh = secret
-                    .or_else(|| s("refresh_token").map(str::to_string))
-                    .ok_or_else(|| {
-                        RemoteError::Other(
-                            "dropbox config with an app_key needs a token_secret (or refresh_token)"
-                                .into(),
-                        )
-                    })?;
-                Arc::new(RefreshToken::new(&hosts.api, app_key, &refresh)?)
-            }
-            None => {
-                let token = secret
-                    .or_else(|| s("token").map(str::to_string))
-                    .ok_or_else(|| {
-                        RemoteError::Other("dropbox config needs a token_secret (or token)".into())
-                    })?;
-                Arc::new(StaticToken::new(token))
-            }
-        };
+        let app = OAuthApp::dropbox(s("api_base"), s("app_key").unwrap_or_default());
+        let tokens = token_source_from_config(config, app)?;
         let size = |k: &str| config.get(k).and_then(Value::as_u64);
         let defaults = DropboxOptions::default();
         let options = DropboxOptions {
@@ -208,9 +159,7 @@ impl Dropbox {
                 .map(|c| usize::try_from(c).unwrap_or(usize::MAX))
                 .unwrap_or(defaults.chunk),
         };
-        let mut dropbox = Dropbox::new(hosts, tokens, s("root").unwrap_or("/CloudSync"), options)?;
-        dropbox.state = shared_state(config);
-        Ok(dropbox)
+        Dropbox::new(hosts, tokens, s("root").unwrap_or("/CloudSync"), options)
     }
 
     async fn metadata(&self, path: &str) -> Result<Option<Value>, RemoteError> {

@@ -846,3 +846,79 @@ fn names_differing_only_in_case_do_not_clobber_each_other() {
         e.stop().await;
     });
 }
+
+/// Runs the `cloudsync` binary with `args` (bounded by the test's timeout; killed if the
+/// test ends first). Returns the exit code and the output.
+async fn cli(cfg: &Path, args: &[&str]) -> (i32, String) {
+    let out = tokio::process::Command::new(cloudsync_tests::cloudsync_binary())
+        .arg("--config-dir")
+        .arg(cfg)
+        .args(args)
+        .env_remove("CLOUDSYNC_HOME")
+        .env("CLOUDSYNC_SECRETS", "file")
+        .env("DBX_TOKEN", TOKEN)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("running cloudsync");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn the_cli_adds_a_dropbox_connection_and_syncs_it() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    run(50, async {
+        let e = emulator().await;
+        let cfg = tmp.path().join("cfg");
+        let local = tmp.path().join("local");
+        std::fs::create_dir_all(&local).expect("local");
+        let local_arg = local.to_string_lossy().into_owned();
+        let add = [
+            "connection",
+            "add",
+            "dropbox",
+            "--name",
+            "d",
+            "--local",
+            &local_arg,
+            "--app-key",
+            "app-key",
+            "--api-base",
+            &e.base_url,
+            "--token-env",
+            "DBX_TOKEN",
+        ];
+        let (code, out) = cli(&cfg, &add).await;
+        assert_eq!(code, 0, "{out}");
+        std::fs::write(local.join("up.txt"), "from the disk").expect("write");
+        let (code, out) = cli(&cfg, &["sync", "--once"]).await;
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(
+            server_get(&e, "/CloudSync/up.txt").await.as_deref(),
+            Some(&b"from the disk"[..])
+        );
+        server_put(&e, "/CloudSync/down.txt", b"from Dropbox").await;
+        let (code, out) = cli(&cfg, &["sync", "--once"]).await;
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(
+            std::fs::read(local.join("down.txt")).expect("read"),
+            b"from Dropbox"
+        );
+        // The same account again is refused: one connection per account.
+        let other = tmp.path().join("other");
+        std::fs::create_dir_all(&other).expect("other");
+        let other_arg = other.to_string_lossy().into_owned();
+        let mut again = add;
+        again[4] = "d2";
+        again[6] = &other_arg;
+        let (code, out) = cli(&cfg, &again).await;
+        assert_eq!(code, 2, "{out}");
+        e.stop().await;
+    });
+}

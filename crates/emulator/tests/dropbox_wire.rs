@@ -749,7 +749,7 @@ async fn sign_in(e: &Emulator, redirect: Option<&str>) -> Value {
     if let Some(r) = redirect {
         q.push_str(&format!(
             "&redirect_uri={}",
-            cloudsync_emulator::oauth::form_encode(r)
+            form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>()
         ));
     }
     let page = answer(
@@ -802,7 +802,7 @@ async fn sign_in(e: &Emulator, redirect: Option<&str>) -> Value {
     if let Some(r) = redirect {
         form.push_str(&format!(
             "&redirect_uri={}",
-            cloudsync_emulator::oauth::form_encode(r)
+            form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>()
         ));
     }
     let a = answer(

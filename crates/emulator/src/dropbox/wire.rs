@@ -206,43 +206,9 @@ pub fn content_arg(route: &str, parts: &Parts) -> Result<Value, ApiError> {
 
 /// The decoded value of `key` in an `application/x-www-form-urlencoded` query.
 pub fn form_urlencoded_get(query: &str, key: &str) -> Option<String> {
-    let pairs: Vec<(String, String)> = serde_urlencoded_pairs(query);
-    pairs.into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
-}
-
-fn serde_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
 }
 
 /// An authorized RPC request: its route name, account and argument.

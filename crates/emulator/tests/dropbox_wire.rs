@@ -676,6 +676,27 @@ fn upload_session_offsets() {
         assert_eq!(a.body, b"abcdefg");
         let a = content(&e, "files/upload_session/append_v2", &arg, b"h".to_vec()).await;
         assert_eq!(a.json()["error"], json!({".tag": "not_found"}));
+
+        // A closed session takes no more data, but is finished with an empty body.
+        let a = content(
+            &e,
+            "files/upload_session/start",
+            r#"{"close": true}"#,
+            b"xyz".to_vec(),
+        )
+        .await;
+        let id = a.json()["session_id"].as_str().expect("id").to_string();
+        let arg = json!({"cursor": {"session_id": id, "offset": 3}, "close": false}).to_string();
+        let a = content(&e, "files/upload_session/append_v2", &arg, b"more".to_vec()).await;
+        assert_eq!(a.json()["error"], json!({".tag": "closed"}));
+        let commit =
+            json!({"cursor": {"session_id": id, "offset": 3}, "commit": {"path": "/closed.txt"}})
+                .to_string();
+        let a = content(&e, "files/upload_session/finish", &commit, b"more".to_vec()).await;
+        assert_eq!(a.json()["error_summary"], "lookup_failed/closed/..");
+        let a = content(&e, "files/upload_session/finish", &commit, vec![]).await;
+        assert_eq!(a.status, 200, "{}", a.text());
+        assert_eq!(a.json()["size"], 3);
         e.stop().await;
     });
 }

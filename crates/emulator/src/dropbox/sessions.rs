@@ -40,8 +40,14 @@ impl Session {
     }
 }
 
-/// An `UploadSessionLookupError`, or `None` when the cursor fits.
-fn lookup(state: &DbxState, account: &str, cursor: &Value) -> Result<String, Value> {
+/// The session id when the cursor fits, else an `UploadSessionLookupError`. A closed
+/// session takes no more data but can still be finished (with an empty body).
+fn lookup(
+    state: &DbxState,
+    account: &str,
+    cursor: &Value,
+    finishing_with: Option<usize>,
+) -> Result<String, Value> {
     let id = cursor
         .get("session_id")
         .and_then(Value::as_str)
@@ -55,7 +61,7 @@ fn lookup(state: &DbxState, account: &str, cursor: &Value) -> Result<String, Val
         .get(id)
         .filter(|s| s.account == account)
         .ok_or_else(|| json!({".tag": "not_found"}))?;
-    if s.closed {
+    if s.closed && finishing_with != Some(0) {
         return Err(json!({".tag": "closed"}));
     }
     if offset != s.data.len() as u64 {
@@ -123,7 +129,7 @@ pub async fn append(State(shared): State<Arc<Shared>>, req: Request) -> Response
         let cursor = up.arg.get("cursor").cloned().unwrap_or(Value::Null);
         check_hash(&up.arg, &up.data)?;
         let mut state = shared.lock();
-        let id = lookup(&state, &up.account, &cursor).map_err(route_error)?;
+        let id = lookup(&state, &up.account, &cursor, None).map_err(route_error)?;
         let s = state
             .sessions
             .get_mut(&id)
@@ -152,18 +158,7 @@ pub async fn finish(State(shared): State<Arc<Shared>>, req: Request) -> Response
         check_hash(&up.arg, &up.data)?;
         let written = {
             let mut state = shared.lock();
-            // finish may follow a closing append: only the offset has to fit.
-            let id = cursor
-                .get("session_id")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            if let Some(s) = state.sessions.get_mut(&id) {
-                if s.account == up.account {
-                    s.closed = false;
-                }
-            }
-            let id = lookup(&state, &up.account, &cursor)
+            let id = lookup(&state, &up.account, &cursor, Some(up.data.len()))
                 .map_err(|e| route_error(json!({".tag": "lookup_failed", "lookup_failed": e})))?;
             let data = {
                 let s = state.sessions.get_mut(&id).ok_or_else(|| {

@@ -932,3 +932,54 @@ fn oauth_code_flow_with_pkce_and_refresh() {
         e.stop().await;
     });
 }
+
+#[test]
+fn state_in_a_data_folder_survives_a_restart() {
+    let tmp = std::env::temp_dir().join(format!("dbx-emu-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    run(async {
+        let options = Options {
+            accept_token: Some(TOKEN.into()),
+            data: Some(tmp.clone()),
+            ..Options::default()
+        };
+        let addr = "127.0.0.1:0".parse().expect("addr");
+        let e = spawn(Provider::Dropbox, addr, options.clone())
+            .await
+            .expect("emulator");
+        let first = upload(&e, "/Keep/a.txt", b"one").await;
+        upload(&e, "/Keep/a.txt", b"two").await;
+        let cursor = rpc(
+            &e,
+            "files/list_folder/get_latest_cursor",
+            r#"{"path": "", "recursive": true}"#,
+        )
+        .await
+        .json()["cursor"]
+            .clone();
+        e.stop().await;
+
+        let e = spawn(Provider::Dropbox, addr, options)
+            .await
+            .expect("restarted");
+        let a = content(&e, "files/download", r#"{"path": "/keep/A.txt"}"#, vec![]).await;
+        assert_eq!(a.body, b"two");
+        assert_eq!(a.result_header()["id"], first["id"]);
+        let revs = rpc(&e, "files/list_revisions", r#"{"path": "/Keep/a.txt"}"#)
+            .await
+            .json();
+        assert_eq!(revs["entries"].as_array().map(Vec::len), Some(2));
+        // Cursors from before the restart go on.
+        upload(&e, "/Keep/b.txt", b"three").await;
+        let page = rpc(
+            &e,
+            "files/list_folder/continue",
+            &json!({"cursor": cursor}).to_string(),
+        )
+        .await
+        .json();
+        assert_eq!(page["entries"].as_array().map(Vec::len), Some(1), "{page}");
+        e.stop().await;
+    });
+    let _ = std::fs::remove_dir_all(&tmp);
+}

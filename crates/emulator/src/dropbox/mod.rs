@@ -16,8 +16,10 @@
 //!   token endpoint (code exchange without a secret when PKCE was used, refresh);
 //! - [`hostile`]: the hostile names listings carry when that switch is on.
 //!
+//! - [`persist`]: with `--data`, the namespaces are kept across restarts.
+//!
 //! Extra control endpoint: `POST /__emulator/dropbox/reset-cursors` makes every cursor
-//! issued so far invalid (`reset`). State is kept in memory only (`--data` is not used).
+//! issued so far invalid (`reset`).
 
 pub mod account;
 pub mod content;
@@ -27,6 +29,7 @@ pub mod files;
 pub mod hostile;
 pub mod listing;
 pub mod oauth_pages;
+pub mod persist;
 pub mod sessions;
 pub mod store;
 pub mod time;
@@ -85,8 +88,13 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Wakes the longpolls.
+    /// Saves the state (with `--data`) and wakes the longpolls; called after each change.
     pub fn notify(&self) {
+        if let Some(dir) = &self.context.options.data {
+            if let Err(e) = persist::save(dir, &mut self.lock()) {
+                tracing::error!("saving the Dropbox state in {}: {e}", dir.display());
+            }
+        }
         self.changed.send_modify(|n| *n += 1);
     }
 
@@ -133,12 +141,16 @@ async fn reset_cursors(AxumState(shared): AxumState<Arc<Shared>>) -> StatusCode 
 /// The provider's endpoints.
 ///
 /// # Errors
-/// None: the state lives in memory.
+/// The state kept in `--data` cannot be read.
 pub fn app(context: Arc<Context>) -> std::io::Result<ProviderApp> {
     let (changed, _) = watch::channel(0);
+    let state = match &context.options.data {
+        Some(dir) => persist::load(dir)?,
+        None => State::default(),
+    };
     let shared = Arc::new(Shared {
         context,
-        state: Mutex::new(State::default()),
+        state: Mutex::new(state),
         changed,
     });
     let router = Router::new()

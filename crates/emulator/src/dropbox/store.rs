@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::content_hash::content_hash;
@@ -111,9 +112,10 @@ pub enum WriteMode {
 }
 
 /// One version of a file's content.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileVersion {
-    /// The bytes.
+    /// The bytes (kept beside the state file by content hash when persisted).
+    #[serde(skip)]
     pub data: Bytes,
     /// The revision.
     pub rev: String,
@@ -126,7 +128,7 @@ pub struct FileVersion {
 }
 
 /// A file or a folder.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Item {
     /// A folder.
     Folder,
@@ -135,7 +137,7 @@ pub enum Item {
 }
 
 /// One entry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
     /// `id:...`, kept across moves and overwrites.
     pub id: String,
@@ -146,7 +148,7 @@ pub struct Entry {
 }
 
 /// One change, as `list_folder/continue` reports it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Change {
     /// Position in the log.
     pub seq: u64,
@@ -157,7 +159,7 @@ pub struct Change {
 }
 
 /// A version of a path kept for `list_revisions` and `rev:` downloads.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Revision {
     display: String,
     id: String,
@@ -165,7 +167,7 @@ struct Revision {
 }
 
 /// One account's namespace.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Namespace {
     entries: BTreeMap<String, Entry>,
     revisions: HashMap<String, Vec<Revision>>,
@@ -244,6 +246,19 @@ fn renamed(display: &str, n: u32) -> String {
 }
 
 impl Namespace {
+    /// Every stored version (current ones and kept revisions), for persistence.
+    pub fn versions_mut(&mut self) -> impl Iterator<Item = &mut FileVersion> {
+        let current = self.entries.values_mut().filter_map(|e| match &mut e.item {
+            Item::File(v) => Some(v),
+            Item::Folder => None,
+        });
+        let kept = self
+            .revisions
+            .values_mut()
+            .flat_map(|v| v.iter_mut().map(|r| &mut r.version));
+        current.chain(kept)
+    }
+
     /// The position of the last change.
     pub fn seq(&self) -> u64 {
         self.seq

@@ -1,6 +1,7 @@
-//! Hostile names for listings (switched on by `POST /__emulator/hostile-names`): entries a
-//! careless client would turn into paths outside its sync folder. They exist only in
-//! listings; downloading one answers `not_found`.
+//! Hostile names (switched on by `POST /__emulator/hostile-names`): entries a careless
+//! client would turn into paths outside its sync folder, added to the first page of every
+//! `list_folder` answer (not to `continue` pages). They exist only there; downloading one
+//! answers `not_found`.
 
 use serde_json::{json, Value};
 

@@ -922,3 +922,86 @@ fn the_cli_adds_a_dropbox_connection_and_syncs_it() {
         e.stop().await;
     });
 }
+
+/// Upload sessions kept in memory, standing in for the engine's journal.
+#[derive(Default)]
+struct KeptSessions(std::sync::Mutex<std::collections::HashMap<String, Value>>);
+
+impl cloudsync_engine::sessions::UploadSessions for KeptSessions {
+    fn load(&self, key: &str) -> Option<Value> {
+        self.0.lock().expect("lock").get(key).cloned()
+    }
+    fn save(&self, key: &str, _path: &RelPath, state: &Value) {
+        self.0
+            .lock()
+            .expect("lock")
+            .insert(key.to_string(), state.clone());
+    }
+    fn forget(&self, key: &str) {
+        self.0.lock().expect("lock").remove(key);
+    }
+}
+
+#[test]
+fn a_kept_upload_session_resumes_in_a_new_process() {
+    run(50, async {
+        let e = emulator().await;
+        let kept = Arc::new(KeptSessions::default());
+        let first = remote(&e, "/CloudSync");
+        first.attach_upload_sessions(kept.clone());
+        first.prepare_root().await.expect("prepare");
+        let data = pseudo_random(10 * MIB, 21);
+        // Every commit is refused until the faults are cleared: the upload gives up with
+        // 8 MiB in the session.
+        fault(&e, json!({"kind": "rate_limit", "retry_after": 0, "path_prefix": "/2/files/upload_session/finish", "times": 1000})).await;
+        let failed = put(&first, "resume.bin", &data, None).await;
+        assert!(
+            matches!(failed, Err(RemoteError::RateLimited(_))),
+            "{failed:?}"
+        );
+        assert_eq!(kept.0.lock().expect("lock").len(), 1);
+        reqwest::Client::new()
+            .delete(format!("{}/__emulator/faults", e.base_url))
+            .send()
+            .await
+            .expect("clear faults");
+        reqwest::Client::new()
+            .delete(format!("{}/__emulator/stats", e.base_url))
+            .send()
+            .await
+            .expect("reset stats");
+
+        // A new backend (a restarted process) with the same kept sessions sends the rest.
+        let second = remote(&e, "/CloudSync");
+        second.attach_upload_sessions(kept.clone());
+        let n = put(&second, "resume.bin", &data, None)
+            .await
+            .expect("resumed upload");
+        let received = control(&e, "stats", None).await["bytes_received"]
+            .as_u64()
+            .expect("bytes");
+        eprintln!("resumed 10 MiB upload: {received} bytes sent after the restart");
+        assert!(received < 3 * MIB as u64, "{received}");
+        assert!(get(&second, &n).await.expect("download") == data);
+        assert!(
+            kept.0.lock().expect("lock").is_empty(),
+            "the finished session is forgotten"
+        );
+
+        // A kept session Dropbox no longer has: a new one, the whole file.
+        let key = cloudsync_engine::sessions::session_key(
+            &rel("gone.bin"),
+            data.len() as u64,
+            1_431_445_838_000_000_000,
+        );
+        kept.0.lock().expect("lock").insert(
+            key,
+            json!({"session_id": "pid_upload_session:gone", "offset": 4 * MIB}),
+        );
+        let n = put(&second, "gone.bin", &data, None)
+            .await
+            .expect("upload with a stale session");
+        assert!(get(&second, &n).await.expect("download") == data);
+        e.stop().await;
+    });
+}

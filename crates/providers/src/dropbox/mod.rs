@@ -5,7 +5,8 @@
 //!   `list_folder/longpoll`.
 //! - Uploads (`upload.rs`) are conditional (`add` without autorename, `update(rev)` with
 //!   `strict_conflict`), one request up to `single_upload_max`, upload sessions above it
-//!   with chunks that resume at `incorrect_offset`. Downloads (`download.rs`) check the rev
+//!   with chunks that resume at `incorrect_offset`, and sessions kept by the engine across
+//!   restarts. Downloads (`download.rs`) check the rev
 //!   and the `content_hash`, and resume with `Range`.
 //! - Node hashes are `dropbox:<content_hash>`, revs are Dropbox `rev`s, ids `id:...`;
 //!   `client_modified` carries the local mtime (whole seconds).
@@ -49,6 +50,7 @@ use cloudsync_core::capabilities::ProviderRules;
 use cloudsync_core::rules::ROOT_MARKER;
 use cloudsync_core::{Capabilities, Kind, Node, RelPath, Tree};
 use cloudsync_engine::remote::{Listing, Remote, RemoteError};
+use cloudsync_engine::sessions::UploadSessions;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
@@ -90,6 +92,8 @@ pub struct Dropbox {
     root: Root,
     options: DropboxOptions,
     state: Mutex<Option<ListState>>,
+    /// Where upload sessions are kept across restarts (given by the engine).
+    sessions: std::sync::OnceLock<Arc<dyn UploadSessions>>,
     /// Longpoll asked to back off until then.
     backoff_until: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
@@ -134,6 +138,7 @@ impl Dropbox {
             root: Root::new(root),
             options,
             state: Mutex::new(None),
+            sessions: std::sync::OnceLock::new(),
             backoff_until: std::sync::Mutex::new(None),
         })
     }
@@ -256,6 +261,11 @@ impl Remote for Dropbox {
             change_feed: true,
             rules: ProviderRules::Dropbox,
         }
+    }
+
+    fn attach_upload_sessions(&self, sessions: Arc<dyn UploadSessions>) {
+        // Attached once, when the engine opens the remote.
+        let _ = self.sessions.set(sessions);
     }
 
     async fn check_root(&self) -> Result<(), RemoteError> {

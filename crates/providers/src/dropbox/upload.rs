@@ -5,6 +5,11 @@
 //! acknowledged), so a broken connection costs at most one chunk. Each call carries the
 //! `content_hash` of its bytes; the file's hash is checked against the committed metadata.
 //!
+//! An upload session outlives the process: after each acknowledged chunk the session id and
+//! offset are saved through the engine's [`cloudsync_engine::sessions::UploadSessions`]
+//! (keyed by path, size and mtime), and the next upload of the same file version goes on
+//! from there if Dropbox still has the session.
+//!
 //! Commits are conditional: a new file is `mode: add` without `autorename` (something at
 //! the path is a conflict), a replacement is `mode: update(rev)` with `strict_conflict`;
 //! conflicts become [`RemoteError::Changed`].
@@ -16,6 +21,7 @@ use bytes::Bytes;
 use chrono::DateTime;
 use cloudsync_core::{Node, RelPath};
 use cloudsync_engine::remote::RemoteError;
+use cloudsync_engine::sessions::session_key;
 use serde_json::{json, Value};
 
 use super::content_hash::{content_hash, ContentHasher};
@@ -111,7 +117,8 @@ impl Dropbox {
                 .map_err(|e| e.into_remote(&format!("upload {path}")))?;
             (meta, hash)
         } else {
-            self.upload_session(&path, source, size, &commit).await?
+            self.upload_session(&path, rel, source, size, mtime_ns, &commit)
+                .await?
         };
         let stored = meta
             .get("content_hash")
@@ -127,28 +134,53 @@ impl Dropbox {
             .ok_or_else(|| RemoteError::Other(format!("{path}: the upload answer is not a file")))
     }
 
+    /// An upload session, resumed when the engine kept one for this file version (after a
+    /// crash or restart) and Dropbox still has it.
     async fn upload_session(
         &self,
         path: &str,
+        rel: &RelPath,
         source: &mut (dyn Read + Send),
         size: u64,
+        mtime_ns: i64,
         commit: &Value,
     ) -> Result<(Value, String), RemoteError> {
         let what = format!("upload session for {path}");
-        let start_arg = json!({"close": false});
-        let started = self
-            .with_retries(&what, || {
-                self.api
-                    .upload("files/upload_session/start", &start_arg, Bytes::new())
-            })
-            .await?;
-        let id = started
-            .get("session_id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| RemoteError::Unavailable(format!("{what}: no session_id")))?
-            .to_string();
+        let kept = self.sessions.get();
+        let key = session_key(rel, size, mtime_ns);
+        let resumed = match kept.and_then(|k| k.load(&key)) {
+            Some(saved) => self.resume(&saved, size, &what).await?,
+            None => None,
+        };
+        let (id, mut offset) = match resumed {
+            Some(r) => r,
+            None => {
+                let start_arg = json!({"close": false});
+                let started = self
+                    .with_retries(&what, || {
+                        self.api
+                            .upload("files/upload_session/start", &start_arg, Bytes::new())
+                    })
+                    .await?;
+                let id = started
+                    .get("session_id")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| RemoteError::Unavailable(format!("{what}: no session_id")))?
+                    .to_string();
+                (id, 0)
+            }
+        };
         let mut hasher = ContentHasher::new();
-        let mut offset = 0u64;
+        // What Dropbox already holds is read past (it counts in the file's hash).
+        let mut skipped = 0u64;
+        while skipped < offset {
+            let n = (offset - skipped).min(self.options.chunk as u64);
+            hasher.update(&read_exact(source, n as usize)?);
+            skipped += n;
+        }
+        if offset > 0 {
+            tracing::info!(path, offset, "resuming a kept upload session");
+        }
         loop {
             let n = (size - offset).min(self.options.chunk as u64);
             let data = read_exact(source, n as usize)?;
@@ -158,11 +190,56 @@ impl Dropbox {
                 let full = std::mem::take(&mut hasher).finish();
                 let meta = self
                     .put_chunk(&id, offset, data, Some(commit), &full, path)
-                    .await?;
-                return Ok((meta, full));
+                    .await;
+                // Kept for another try only while the trouble may pass.
+                let passing = matches!(
+                    meta,
+                    Err(RemoteError::Unavailable(_)
+                        | RemoteError::RateLimited(_)
+                        | RemoteError::Io(_))
+                );
+                if let (Some(k), false) = (kept, passing) {
+                    k.forget(&key);
+                }
+                return Ok((meta?, full));
             }
             self.put_chunk(&id, offset, data, None, "", path).await?;
             offset += n;
+            if let Some(k) = kept {
+                k.save(&key, rel, &json!({"session_id": id, "offset": offset}));
+            }
+        }
+    }
+
+    /// The session and offset to go on from, when the kept session is still open on
+    /// Dropbox (an empty append at the kept offset tells).
+    async fn resume(
+        &self,
+        saved: &Value,
+        size: u64,
+        what: &str,
+    ) -> Result<Option<(String, u64)>, RemoteError> {
+        let (Some(id), Some(offset)) = (
+            saved.get("session_id").and_then(Value::as_str),
+            saved.get("offset").and_then(Value::as_u64),
+        ) else {
+            return Ok(None);
+        };
+        let arg = json!({"cursor": {"session_id": id, "offset": offset}, "close": false});
+        match self
+            .api
+            .upload("files/upload_session/append_v2", &arg, Bytes::new())
+            .await
+        {
+            Ok(_) if offset <= size => Ok(Some((id.to_string(), offset))),
+            Ok(_) => Ok(None),
+            Err(e) => match correct_offset(&e) {
+                Some(c) if c <= size => Ok(Some((id.to_string(), c))),
+                Some(_) => Ok(None),
+                // Gone (sessions live 7 days) or closed: start a new one.
+                None if matches!(e, CallError::Route { .. }) => Ok(None),
+                None => Err(e.into_remote(what)),
+            },
         }
     }
 

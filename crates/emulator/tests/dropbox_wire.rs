@@ -506,6 +506,34 @@ fn download_ranges_and_folders() {
         assert_eq!(a.body, b"234");
         assert_eq!(a.headers["content-range"], "bytes 2-4/10");
         assert_eq!(a.result_header()["size"], 10);
+        // GET with the arg in the URL, and If-None-Match with the ETag: 304.
+        let url = format!(
+            "{}/2/files/download?arg=%7B%22path%22%3A%22%2Fr.txt%22%7D",
+            e.base_url
+        );
+        let a = answer(
+            client()
+                .get(&url)
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .expect("get"),
+        )
+        .await;
+        assert_eq!((a.status, a.body.as_slice()), (200, &b"0123456789"[..]));
+        let etag = a.headers["etag"].clone();
+        let a = answer(
+            client()
+                .get(&url)
+                .bearer_auth(TOKEN)
+                .header("If-None-Match", etag)
+                .send()
+                .await
+                .expect("get"),
+        )
+        .await;
+        assert_eq!(a.status, 304);
+        assert!(a.body.is_empty());
         rpc(&e, "files/create_folder_v2", r#"{"path": "/d"}"#).await;
         let a = content(&e, "files/download", r#"{"path": "/d"}"#, vec![]).await;
         assert_eq!(a.json()["error_summary"], "path/not_file/..");
@@ -935,8 +963,8 @@ fn oauth_code_flow_with_pkce_and_refresh() {
 
 #[test]
 fn state_in_a_data_folder_survives_a_restart() {
-    let tmp = std::env::temp_dir().join(format!("dbx-emu-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
+    let dir = tempfile::tempdir().expect("tmp");
+    let tmp = dir.path().to_path_buf();
     run(async {
         let options = Options {
             accept_token: Some(TOKEN.into()),
@@ -981,5 +1009,4 @@ fn state_in_a_data_folder_survives_a_restart() {
         assert_eq!(page["entries"].as_array().map(Vec::len), Some(1), "{page}");
         e.stop().await;
     });
-    let _ = std::fs::remove_dir_all(&tmp);
 }

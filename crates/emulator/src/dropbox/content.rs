@@ -1,5 +1,5 @@
 //! The content host's single-request routes: `files/download` (the metadata in the
-//! `Dropbox-API-Result` header, `Range` requests) and `files/upload` (at most 150 MiB,
+//! `Dropbox-API-Result` header, `Range` requests, GET with `If-None-Match`) and `files/upload` (at most 150 MiB,
 //! `WriteMode`, `autorename`, `client_modified`, `strict_conflict`, `content_hash`).
 
 use std::sync::Arc;
@@ -177,8 +177,17 @@ fn ranged(headers: &HeaderMap, metadata: Value, data: Bytes, rev: &str) -> Respo
         HeaderValue::from_static("application/octet-stream"),
     );
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Ok(v) = HeaderValue::from_str(&format!("W/\"{rev}\"")) {
+    let etag = format!("W/\"{rev}\"");
+    if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
+    }
+    // "Content-download endpoints also support HTTP GET along with ETag-based caching".
+    let cached = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if cached {
+        return (StatusCode::NOT_MODIFIED, h).into_response();
     }
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let Some(range) = range else {

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::content_hash::content_hash;
 use super::sessions::Session;
-use super::store::{Item, LookupError, WriteError, WriteMode};
+use super::store::{Commit, Item, LookupError, WriteError, WriteMode};
 use super::time::{now, parse_timestamp};
 use super::wire::{self, route_error, ApiError};
 use super::Shared;
@@ -20,26 +20,11 @@ use super::Shared;
 /// The most one request may carry: 150 MiB.
 pub const MAX_REQUEST: usize = 150 * 1024 * 1024;
 
-/// A `CommitInfo`, read.
-#[derive(Debug)]
-pub struct Commit {
-    /// Where.
-    pub path: String,
-    /// How.
-    pub mode: WriteMode,
-    /// Pick a free name on a conflict.
-    pub autorename: bool,
-    /// Seconds since the epoch.
-    pub client_modified: Option<i64>,
-    /// Conflict on any rev mismatch.
-    pub strict_conflict: bool,
-}
-
-/// Reads a `CommitInfo` object.
+/// Reads a `CommitInfo` object: the path and how to commit there.
 ///
 /// # Errors
 /// Missing path, unknown mode, bad timestamp (400).
-pub fn commit_info(route: &str, arg: &Value) -> Result<Commit, ApiError> {
+pub fn commit_info(route: &str, arg: &Value) -> Result<(String, Commit), ApiError> {
     let path = arg
         .get("path")
         .and_then(Value::as_str)
@@ -82,13 +67,15 @@ pub fn commit_info(route: &str, arg: &Value) -> Result<Commit, ApiError> {
         })?),
     };
     let flag = |k: &str| arg.get(k).and_then(Value::as_bool).unwrap_or(false);
-    Ok(Commit {
+    Ok((
         path,
-        mode,
-        autorename: flag("autorename"),
-        client_modified,
-        strict_conflict: flag("strict_conflict"),
-    })
+        Commit {
+            mode,
+            autorename: flag("autorename"),
+            client_modified,
+            strict_conflict: flag("strict_conflict"),
+        },
+    ))
 }
 
 /// Checks the `Content-Type` of an upload.
@@ -237,7 +224,7 @@ pub async fn upload(State(shared): State<Arc<Shared>>, req: Request) -> Response
         let route = wire::route_name(parts.uri.path()).to_string();
         let account = wire::authorize(&shared.context.tokens, &route, &parts.headers)?;
         let arg = wire::content_arg(&route, &parts)?;
-        let commit = commit_info(&route, &arg)?;
+        let (path, commit) = commit_info(&route, &arg)?;
         octet_stream(&route, &parts.headers)?;
         let data = wire::read_body(body, MAX_REQUEST)
             .await?
@@ -245,15 +232,9 @@ pub async fn upload(State(shared): State<Arc<Shared>>, req: Request) -> Response
         check_hash(&arg, &data)?;
         let written = {
             let mut state = shared.lock();
-            let r = state.namespace(&account).write_file(
-                &commit.path,
-                data.clone(),
-                &commit.mode,
-                commit.autorename,
-                commit.client_modified,
-                commit.strict_conflict,
-                now(),
-            );
+            let r = state
+                .namespace(&account)
+                .write_file(&path, data.clone(), &commit, now());
             match r {
                 Ok(m) => Ok(m),
                 Err(e) => {

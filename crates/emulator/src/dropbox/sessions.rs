@@ -153,7 +153,7 @@ pub async fn finish(State(shared): State<Arc<Shared>>, req: Request) -> Response
     let result = async {
         let up = read(&shared, req).await?;
         let cursor = up.arg.get("cursor").cloned().unwrap_or(Value::Null);
-        let commit = commit_info(&up.route, up.arg.get("commit").unwrap_or(&Value::Null))?;
+        let (path, commit) = commit_info(&up.route, up.arg.get("commit").unwrap_or(&Value::Null))?;
         // The hash covers the bytes of this call.
         check_hash(&up.arg, &up.data)?;
         let written = {
@@ -169,15 +169,9 @@ pub async fn finish(State(shared): State<Arc<Shared>>, req: Request) -> Response
                 s.data.extend_from_slice(&up.data);
                 s.data.clone()
             };
-            let r = state.namespace(&up.account).write_file(
-                &commit.path,
-                data.into(),
-                &commit.mode,
-                commit.autorename,
-                commit.client_modified,
-                commit.strict_conflict,
-                now(),
-            );
+            let r = state
+                .namespace(&up.account)
+                .write_file(&path, data.into(), &commit, now());
             match r {
                 Ok(m) => {
                     state.sessions.remove(&id);

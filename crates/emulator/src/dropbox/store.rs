@@ -111,6 +111,19 @@ pub enum WriteMode {
     Update(String),
 }
 
+/// How a file is committed (Stone `CommitInfo` without the path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    /// Add, overwrite or update a rev.
+    pub mode: WriteMode,
+    /// Pick a free name (`name (1).ext`) on a conflict.
+    pub autorename: bool,
+    /// Seconds since the epoch, as the client set it (default: now).
+    pub client_modified: Option<i64>,
+    /// A rev mismatch is a conflict even for identical content or a deleted file.
+    pub strict_conflict: bool,
+}
+
 /// One version of a file's content.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileVersion {
@@ -373,17 +386,21 @@ impl Namespace {
     ///
     /// # Errors
     /// The `WriteError`s of the modes.
-    #[allow(clippy::too_many_arguments)]
     pub fn write_file(
         &mut self,
         path: &str,
         data: Bytes,
-        mode: &WriteMode,
-        autorename: bool,
-        client_modified: Option<i64>,
-        strict_conflict: bool,
+        commit: &Commit,
         now: i64,
     ) -> Result<Value, WriteError> {
+        let Commit {
+            mode,
+            autorename,
+            client_modified,
+            strict_conflict,
+        } = commit;
+        let (autorename, client_modified, strict_conflict) =
+            (*autorename, *client_modified, *strict_conflict);
         let comps = components(path)?;
         let base = self.target(&comps)?;
         let mut display = base.clone();
@@ -745,15 +762,13 @@ mod tests {
         data: &str,
         mode: WriteMode,
     ) -> Result<Value, WriteError> {
-        ns.write_file(
-            path,
-            Bytes::from(data.to_string()),
-            &mode,
-            false,
-            None,
-            false,
-            1,
-        )
+        let commit = Commit {
+            mode,
+            autorename: false,
+            client_modified: None,
+            strict_conflict: false,
+        };
+        ns.write_file(path, Bytes::from(data.to_string()), &commit, 1)
     }
 
     #[test]

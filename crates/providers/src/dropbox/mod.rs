@@ -190,7 +190,9 @@ impl Dropbox {
             .await
             .map_err(|e| e.into_remote(&format!("list_folder {}", self.root.display)))?;
         let mut state = ListState::default();
-        self.apply_pages(&mut state, first).await?;
+        self.apply_pages(&mut state, first)
+            .await
+            .map_err(|e| e.into_remote("list_folder/continue"))?;
         Ok(state)
     }
 
@@ -242,12 +244,6 @@ impl Dropbox {
         m.get("metadata")
             .cloned()
             .ok_or_else(|| RemoteError::Unavailable("move_v2 answered without metadata".into()))
-    }
-}
-
-impl From<CallError> for RemoteError {
-    fn from(e: CallError) -> Self {
-        e.into_remote("list_folder")
     }
 }
 

@@ -4,6 +4,7 @@
 //! Built to `reference/provider-apis.md` section 1 and the Stone specs:
 //! - [`store`]: one namespace per account (from the bearer token): case-insensitive,
 //!   case-preserving paths, `id:`s stable across moves, `rev`s, kept versions, change log;
+//! - [`errors`] and [`metadata`]: the error unions and the `Metadata` union as JSON;
 //! - [`content_hash`]: the 4 MiB block hash;
 //! - [`wire`]: arguments (`Dropbox-API-Arg` must be ASCII; `arg` URL parameter), auth checks
 //!   and the error bodies (400 text, 401 `AuthError`, 409 route unions);
@@ -25,9 +26,11 @@ pub mod account;
 pub mod content;
 pub mod content_hash;
 pub mod cursor;
+pub mod errors;
 pub mod files;
 pub mod hostile;
 pub mod listing;
+pub mod metadata;
 pub mod oauth_pages;
 pub mod persist;
 pub mod sessions;

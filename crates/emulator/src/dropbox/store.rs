@@ -10,95 +10,11 @@ use std::collections::{BTreeMap, HashMap};
 use bytes::Bytes;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::content_hash::content_hash;
-use super::time::format_timestamp;
-
-/// Why a path could not be looked up (Stone `LookupError`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LookupError {
-    /// Not a valid path.
-    MalformedPath,
-    /// Nothing there.
-    NotFound,
-    /// A folder where a file was expected.
-    NotFile,
-    /// A file where a folder was expected.
-    NotFolder,
-}
-
-impl LookupError {
-    /// The union value.
-    pub fn to_json(&self) -> Value {
-        match self {
-            LookupError::MalformedPath => json!({".tag": "malformed_path"}),
-            LookupError::NotFound => json!({".tag": "not_found"}),
-            LookupError::NotFile => json!({".tag": "not_file"}),
-            LookupError::NotFolder => json!({".tag": "not_folder"}),
-        }
-    }
-}
-
-/// What is in the way of a write (Stone `WriteConflictError`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Conflict {
-    /// A file.
-    File,
-    /// A folder.
-    Folder,
-    /// A file where a parent folder should be.
-    FileAncestor,
-}
-
-/// Why a write failed (Stone `WriteError`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WriteError {
-    /// Not a valid path.
-    MalformedPath,
-    /// Something is in the way.
-    Conflict(Conflict),
-    /// A name Dropbox refuses (backslash, characters beyond the BMP).
-    DisallowedName,
-}
-
-impl WriteError {
-    /// The union value.
-    pub fn to_json(&self) -> Value {
-        match self {
-            WriteError::MalformedPath => json!({".tag": "malformed_path"}),
-            WriteError::DisallowedName => json!({".tag": "disallowed_name"}),
-            WriteError::Conflict(c) => {
-                let tag = match c {
-                    Conflict::File => "file",
-                    Conflict::Folder => "folder",
-                    Conflict::FileAncestor => "file_ancestor",
-                };
-                json!({".tag": "conflict", "conflict": {".tag": tag}})
-            }
-        }
-    }
-}
-
-/// Errors of `delete_v2`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeleteError {
-    /// The path could not be looked up.
-    PathLookup(LookupError),
-    /// The path could not be written (`parent_rev` mismatch: a conflict).
-    PathWrite(WriteError),
-}
-
-/// Errors of `move_v2`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RelocationError {
-    /// The source could not be looked up.
-    FromLookup(LookupError),
-    /// The destination could not be written.
-    To(WriteError),
-    /// A folder into itself.
-    IntoItself,
-}
+pub use super::errors::{Conflict, DeleteError, LookupError, RelocationError, WriteError};
+use super::metadata::{deleted_metadata, metadata};
 
 /// The upload modes (Stone `WriteMode`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,10 +134,6 @@ pub fn components(path: &str) -> Result<Vec<String>, WriteError> {
         out.push(c.to_string());
     }
     Ok(out)
-}
-
-fn name_of(display: &str) -> &str {
-    display.rsplit('/').next().unwrap_or(display)
 }
 
 fn is_below(lower_path: &str, root_lower: &str) -> bool {
@@ -714,42 +626,6 @@ impl Namespace {
         };
         (versions, deleted)
     }
-}
-
-/// `FileMetadata` / `FolderMetadata` of an entry.
-pub fn metadata(lower_path: &str, e: &Entry) -> Value {
-    match &e.item {
-        Item::Folder => json!({
-            ".tag": "folder",
-            "name": name_of(&e.display),
-            "path_lower": lower_path,
-            "path_display": e.display,
-            "id": e.id,
-        }),
-        Item::File(v) => json!({
-            ".tag": "file",
-            "name": name_of(&e.display),
-            "path_lower": lower_path,
-            "path_display": e.display,
-            "id": e.id,
-            "client_modified": format_timestamp(v.client_modified),
-            "server_modified": format_timestamp(v.server_modified),
-            "rev": v.rev,
-            "size": v.data.len(),
-            "is_downloadable": true,
-            "content_hash": v.content_hash,
-        }),
-    }
-}
-
-/// `DeletedMetadata`.
-pub fn deleted_metadata(lower_path: &str, display: &str) -> Value {
-    json!({
-        ".tag": "deleted",
-        "name": name_of(display),
-        "path_lower": lower_path,
-        "path_display": display,
-    })
 }
 
 #[cfg(test)]

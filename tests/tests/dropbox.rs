@@ -305,6 +305,32 @@ fn remote_operations_one_by_one() {
         });
         assert!(woke.expect("wait"));
         assert!(t.elapsed() < Duration::from_secs(5));
+
+        // A longpoll answer asking for a backoff: the next wait starts that much later.
+        control(&e, "dropbox/longpoll-backoff", Some(json!({"seconds": 1}))).await;
+        listed(&r).await;
+        server_put(&e, "/CloudSync/elsewhere.txt", b"y").await;
+        assert!(r
+            .wait_for_change(Duration::from_secs(5))
+            .await
+            .expect("wait"));
+        control(
+            &e,
+            "dropbox/longpoll-backoff",
+            Some(json!({"seconds": null})),
+        )
+        .await;
+        server_put(&e, "/CloudSync/elsewhere.txt", b"z").await;
+        let t = Instant::now();
+        assert!(r
+            .wait_for_change(Duration::from_secs(5))
+            .await
+            .expect("wait"));
+        assert!(
+            t.elapsed() >= Duration::from_millis(900),
+            "{:?}",
+            t.elapsed()
+        );
         assert!(listed(&r)
             .await
             .contains(&("elsewhere.txt".to_string(), Kind::File)));

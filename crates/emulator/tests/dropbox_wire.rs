@@ -659,6 +659,20 @@ fn longpoll_wakes_on_a_change_without_auth() {
         assert!(t.elapsed() < Duration::from_secs(5));
         assert_eq!(a.status, 200);
         assert_eq!(a.json(), json!({"changes": true}));
+
+        // When the service wants fewer polls, its answers carry a backoff.
+        client()
+            .post(format!(
+                "{}/__emulator/dropbox/longpoll-backoff",
+                e.base_url
+            ))
+            .header("Content-Type", "application/json")
+            .body(r#"{"seconds": 5}"#)
+            .send()
+            .await
+            .expect("switch");
+        let a = poll(30).await;
+        assert_eq!(a.json(), json!({"changes": true, "backoff": 5}));
         e.stop().await;
     });
 }

@@ -193,6 +193,14 @@ pub async fn longpoll(State(shared): State<Arc<Shared>>, req: Request) -> Respon
                 ),
             ));
         }
+        let backoff = shared.lock().longpoll_backoff;
+        let answer = |changes: bool| {
+            let mut a = json!({"changes": changes});
+            if let Some(b) = backoff {
+                a["backoff"] = json!(b);
+            }
+            wire::ok(a)
+        };
         let mut changed = shared.changed.subscribe();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(arg.timeout);
         loop {
@@ -201,17 +209,17 @@ pub async fn longpoll(State(shared): State<Arc<Shared>>, req: Request) -> Respon
                 let epoch = state.epoch;
                 let cursor = Cursor::decode(&arg.cursor, epoch).ok_or_else(reset)?;
                 if cursor.after.is_some() {
-                    return Ok(wire::ok(json!({"changes": true})));
+                    return Ok(answer(true));
                 }
                 let ns = state.namespace(&cursor.account);
                 let (news, _, _) = ns.changes(&cursor.root, cursor.recursive, cursor.seq, 1);
                 if !news.is_empty() {
-                    return Ok(wire::ok(json!({"changes": true})));
+                    return Ok(answer(true));
                 }
             }
             match tokio::time::timeout_at(deadline, changed.changed()).await {
                 Ok(Ok(())) => continue,
-                _ => return Ok(wire::ok(json!({"changes": false}))),
+                _ => return Ok(answer(false)),
             }
         }
     };

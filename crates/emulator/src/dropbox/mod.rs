@@ -19,8 +19,9 @@
 //!
 //! - [`persist`]: with `--data`, the namespaces are kept across restarts.
 //!
-//! Extra control endpoint: `POST /__emulator/dropbox/reset-cursors` makes every cursor
-//! issued so far invalid (`reset`).
+//! Extra control endpoints: `POST /__emulator/dropbox/reset-cursors` makes every cursor
+//! issued so far invalid (`reset`); `POST /__emulator/dropbox/longpoll-backoff` with
+//! `{"seconds": n}` makes longpoll answers ask for a `backoff`.
 
 pub mod account;
 pub mod content;
@@ -74,6 +75,8 @@ pub struct State {
     pub offline_codes: HashMap<String, bool>,
     /// Cursors from another epoch are `reset`.
     pub epoch: u64,
+    /// Seconds of `backoff` longpoll answers carry (set by a control endpoint).
+    pub longpoll_backoff: Option<u64>,
 }
 
 impl State {
@@ -135,6 +138,21 @@ impl ErrorStyle for Errors {
     }
 }
 
+#[derive(serde::Deserialize)]
+struct Backoff {
+    seconds: Option<u64>,
+}
+
+/// `POST /__emulator/dropbox/longpoll-backoff` with `{"seconds": n}` (or null): longpoll
+/// answers carry `"backoff": n`, as Dropbox's do when it wants fewer polls.
+async fn longpoll_backoff(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    axum::Json(b): axum::Json<Backoff>,
+) -> StatusCode {
+    shared.lock().longpoll_backoff = b.seconds;
+    StatusCode::NO_CONTENT
+}
+
 async fn reset_cursors(AxumState(shared): AxumState<Arc<Shared>>) -> StatusCode {
     shared.lock().epoch += 1;
     shared.notify();
@@ -191,6 +209,10 @@ pub fn app(context: Arc<Context>) -> std::io::Result<ProviderApp> {
         )
         .route("/oauth2/token", post(oauth_pages::token))
         .route("/__emulator/dropbox/reset-cursors", post(reset_cursors))
+        .route(
+            "/__emulator/dropbox/longpoll-backoff",
+            post(longpoll_backoff),
+        )
         .with_state(shared);
     Ok(ProviderApp {
         router,

@@ -292,6 +292,23 @@ mod tests {
     }
 
     #[test]
+    fn bodies_longer_than_the_limit_are_told_apart() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let fits = read_body(Body::from(vec![1u8; 10]), 10)
+                .await
+                .expect("read");
+            assert_eq!(fits.map(|b| b.len()), Some(10));
+            let over = read_body(Body::from(vec![1u8; 11]), 10)
+                .await
+                .expect("read");
+            assert!(over.is_none());
+        });
+    }
+
+    #[test]
     fn query_values_are_form_decoded() {
         assert_eq!(
             form_urlencoded_get("a=1&arg=%7B%22path%22%3A+%22%2Fx%C3%BC%22%7D", "arg").as_deref(),

@@ -85,9 +85,14 @@ fn decode_token(token: &str) -> Result<String, DriveError> {
         .ok_or_else(|| DriveError::invalid_parameter("pageToken"))
 }
 
+/// Where a file sorts in an unordered listing, and what a page token points after.
+fn cursor_key(f: &File) -> (i64, &str) {
+    (f.created.timestamp_nanos_opt().unwrap_or(i64::MAX), &f.id)
+}
+
 fn order(files: &mut [&File], order_by: Option<&str>) -> Result<(), DriveError> {
     let Some(spec) = order_by else {
-        files.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+        files.sort_by(|a, b| cursor_key(a).cmp(&cursor_key(b)));
         return Ok(());
     };
     let mut keys = Vec::new();
@@ -133,6 +138,11 @@ pub async fn list(
     let size = page_size(&params, 100)?;
     let in_drive = drive_space(&params)?;
     let q = params.get("q").map(|q| Q::parse(q)).transpose()?;
+    if params.contains_key("orderBy") && q.as_ref().is_some_and(Q::has_full_text) {
+        let message = "Sorting is not supported for queries with fullText terms. Results are \
+                       always in descending relevance order.";
+        return Err(DriveError::bad_request(message).at("orderBy", "parameter"));
+    }
     let mut accounts = g.drive.lock();
     let acc = store::account(&mut accounts, &name);
     if g.hostile() {
@@ -164,7 +174,7 @@ pub async fn list(
                     .ok_or_else(|| DriveError::invalid_parameter("pageToken"))?;
                 files
                     .iter()
-                    .position(|f| (f.created.timestamp_millis(), f.id.as_str()) > (ms, id.as_str()))
+                    .position(|f| cursor_key(f) > (ms, id.as_str()))
                     .unwrap_or(files.len())
             }
         }
@@ -178,7 +188,7 @@ pub async fn list(
     if start + page.len() < files.len() {
         let token = match (order_by, page.last()) {
             (None, Some(last)) => {
-                format!("after:{}:{}", last.created.timestamp_millis(), last.id)
+                format!("after:{}:{}", cursor_key(last).0, last.id)
             }
             _ => format!("offset:{}", start + page.len()),
         };

@@ -21,6 +21,8 @@ pub mod oauth_pages;
 pub mod query;
 pub mod revisions;
 pub mod store;
+#[cfg(test)]
+mod tests;
 pub mod upload;
 
 use std::sync::Arc;

@@ -26,6 +26,8 @@ pub enum Query {
     Trashed(bool, bool),
     /// A time field compared with an operator.
     Time(TimeField, Op, DateTime<Utc>),
+    /// `fullText contains 'x'` (matched against names only: there is no text index here).
+    FullText(String),
 }
 
 /// String-valued fields.
@@ -231,6 +233,7 @@ impl Parser {
                 };
                 let value = self.next().ok_or_else(invalid)?;
                 match (field.as_str(), value) {
+                    ("fullText", Token::Str(s)) if op == Op::Contains => Ok(Query::FullText(s)),
                     ("name", Token::Str(s)) if op != Op::Lt && op != Op::Gt => {
                         Ok(Query::Text(TextField::Name, op, s))
                     }
@@ -291,6 +294,16 @@ impl Query {
         Ok(query)
     }
 
+    /// True when a `fullText` term occurs anywhere.
+    pub fn has_full_text(&self) -> bool {
+        match self {
+            Query::And(a, b) | Query::Or(a, b) => a.has_full_text() || b.has_full_text(),
+            Query::Not(a) => a.has_full_text(),
+            Query::FullText(_) => true,
+            _ => false,
+        }
+    }
+
     /// True when `f` matches.
     pub fn matches(&self, account: &Account, f: &File) -> bool {
         match self {
@@ -298,6 +311,7 @@ impl Query {
             Query::Or(a, b) => a.matches(account, f) || b.matches(account, f),
             Query::Not(a) => !a.matches(account, f),
             Query::InParents(id) => f.parents.contains(&account.resolve(id)),
+            Query::FullText(text) => f.name.to_lowercase().contains(&text.to_lowercase()),
             Query::Trashed(eq, value) => (account.is_trashed(&f.id) == *value) == *eq,
             Query::Text(field, op, value) => {
                 let have = match field {
@@ -374,7 +388,7 @@ mod tests {
     #[test]
     fn unsupported_or_broken_queries_are_refused() {
         for q in [
-            "fullText contains 'x'",
+            "fullText = 'x'",
             "name = ",
             "'x' in owners",
             "(name = 'a'",

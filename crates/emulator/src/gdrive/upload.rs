@@ -105,7 +105,13 @@ pub async fn start(
                 Some(id) => format!("/upload/drive/v3/files/{id}"),
                 None => "/upload/drive/v3/files".to_string(),
             };
-            let location = format!("{}{}?{}", g.ctx.base_url, path, query.join("&"));
+            // Built from the Host the client used (a proxy in between stays in between).
+            let origin = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(|h| format!("http://{h}"))
+                .unwrap_or_else(|| g.ctx.base_url.clone());
+            let location = format!("{origin}{path}?{}", query.join("&"));
             g.drive.sessions().insert(
                 upload_id.clone(),
                 Session {

@@ -32,7 +32,7 @@ impl RemoteFactory for Factory {
     ) -> Result<Arc<dyn Remote>, RemoteError> {
         match provider {
             "local" => Ok(Arc::new(local::LocalFolder::from_config(config)?)),
-            "gdrive" => Ok(Arc::new(gdrive::GoogleDrive::from_config(config)?)),
+            "gdrive" => Ok(gdrive::GoogleDrive::shared(config)?),
             "s3" => Ok(Arc::new(s3::S3::from_config(config)?)),
             "webdav" => Ok(Arc::new(webdav::WebDav::from_config(config)?)),
             other => Err(RemoteError::Other(format!("unknown provider {other:?}"))),

@@ -27,6 +27,7 @@ pub mod upload;
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -37,6 +38,9 @@ use crate::server::{Context, ProviderApp};
 use errors::{DriveError, Errors};
 use fields::Fields;
 use store::Drive;
+
+/// The largest request body accepted (axum's default of 2 MB is far below Drive's).
+const MAX_REQUEST_BODY: usize = 512 * 1024 * 1024;
 
 /// What every handler reaches.
 #[derive(Debug)]
@@ -135,7 +139,9 @@ pub fn app(context: Arc<Context>) -> std::io::Result<ProviderApp> {
         )
         .route("/token", post(oauth_pages::token))
         .route("/o/oauth2/token", post(oauth_pages::token))
-        .with_state(state);
+        .with_state(state)
+        // Drive takes whole media in one request (multipart, or one big resumable chunk).
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY));
     Ok(ProviderApp {
         router,
         errors: Arc::new(Errors::default()),

@@ -168,7 +168,12 @@ fn parse_error(text: &str) -> ErrorBody {
 }
 
 /// Maps an error answer to the engine's error.
-pub fn classify(status: StatusCode, retry_after: Option<u64>, body: &ErrorBody, what: &str) -> RemoteError {
+pub fn classify(
+    status: StatusCode,
+    retry_after: Option<u64>,
+    body: &ErrorBody,
+    what: &str,
+) -> RemoteError {
     let msg = format!(
         "{what}: HTTP {status} {} {}",
         body.reason,
@@ -178,7 +183,9 @@ pub fn classify(status: StatusCode, retry_after: Option<u64>, body: &ErrorBody, 
         (401, _) => RemoteError::Auth(msg),
         (
             403,
-            "userRateLimitExceeded" | "rateLimitExceeded" | "dailyLimitExceeded"
+            "userRateLimitExceeded"
+            | "rateLimitExceeded"
+            | "dailyLimitExceeded"
             | "sharingRateLimitExceeded",
         ) => RemoteError::RateLimited(retry_after),
         (403, "storageQuotaExceeded" | "quotaExceeded") => RemoteError::QuotaFull(msg),
@@ -294,8 +301,10 @@ impl Api {
     /// [`RemoteError::NotFound`] when the id is unknown; as [`Api::json`].
     pub async fn get_file(&self, id: &str) -> Result<DriveFile, RemoteError> {
         let url = self.url(&format!("/drive/v3/files/{}", enc(id)));
-        self.json("files.get", |c| c.get(&url).query(&[("fields", FILE_FIELDS)]))
-            .await
+        self.json("files.get", |c| {
+            c.get(&url).query(&[("fields", FILE_FIELDS)])
+        })
+        .await
     }
 }
 
@@ -322,13 +331,35 @@ mod tests {
 
     #[test]
     fn drive_signals_map_to_retry_classes() {
-        let c = |s: u16, r: &str| classify(StatusCode::from_u16(s).expect("status"), Some(3), &body(r), "x");
-        assert!(matches!(c(403, "userRateLimitExceeded"), RemoteError::RateLimited(Some(3))));
-        assert!(matches!(c(403, "rateLimitExceeded"), RemoteError::RateLimited(_)));
+        let c = |s: u16, r: &str| {
+            classify(
+                StatusCode::from_u16(s).expect("status"),
+                Some(3),
+                &body(r),
+                "x",
+            )
+        };
+        assert!(matches!(
+            c(403, "userRateLimitExceeded"),
+            RemoteError::RateLimited(Some(3))
+        ));
+        assert!(matches!(
+            c(403, "rateLimitExceeded"),
+            RemoteError::RateLimited(_)
+        ));
         assert!(matches!(c(429, ""), RemoteError::RateLimited(Some(3))));
-        assert!(matches!(c(403, "storageQuotaExceeded"), RemoteError::QuotaFull(_)));
-        assert!(matches!(c(403, "insufficientFilePermissions"), RemoteError::Other(_)));
-        assert!(matches!(c(503, "backendError"), RemoteError::Unavailable(_)));
+        assert!(matches!(
+            c(403, "storageQuotaExceeded"),
+            RemoteError::QuotaFull(_)
+        ));
+        assert!(matches!(
+            c(403, "insufficientFilePermissions"),
+            RemoteError::Other(_)
+        ));
+        assert!(matches!(
+            c(503, "backendError"),
+            RemoteError::Unavailable(_)
+        ));
         assert!(matches!(c(500, ""), RemoteError::Unavailable(_)));
         assert!(matches!(c(404, "notFound"), RemoteError::NotFound(_)));
         assert!(matches!(c(401, "authError"), RemoteError::Auth(_)));

@@ -134,9 +134,8 @@ impl GoogleDrive {
     /// Every change since `token`, and the token to use next time.
     async fn changes_since(&self, token: &str) -> Result<(Vec<Change>, String), FeedError> {
         let url = self.api.url("/drive/v3/changes");
-        let fields = format!(
-            "nextPageToken,newStartPageToken,changes(fileId,removed,file({FILE_FIELDS}))"
-        );
+        let fields =
+            format!("nextPageToken,newStartPageToken,changes(fileId,removed,file({FILE_FIELDS}))");
         let mut token = token.to_string();
         let mut all = Vec::new();
         loop {

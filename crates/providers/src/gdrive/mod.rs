@@ -41,13 +41,14 @@ pub use token::RefreshingToken;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use async_trait::async_trait;
 use cloudsync_core::capabilities::ProviderRules;
 use cloudsync_core::{Capabilities, Node, RelPath, Tree};
 use cloudsync_engine::remote::{Listing, Remote, RemoteError};
 use cloudsync_engine::secrets::SecretRef;
+use sha2::{Digest, Sha256};
 
 use crate::auth::{StaticToken, TokenSource};
 use api::{Api, DriveFile};
@@ -122,13 +123,13 @@ impl GoogleDrive {
         let api_base = s("api_base").unwrap_or("https://www.googleapis.com");
         let client_id = s("client_id")
             .ok_or_else(|| RemoteError::Other("gdrive config needs a \"client_id\"".into()))?;
-        let reference: SecretRef = serde_json::from_value(
-            config
-                .get("token_secret")
-                .cloned()
-                .ok_or_else(|| RemoteError::Other("gdrive config needs a \"token_secret\"".into()))?,
-        )
-        .map_err(|e| RemoteError::Other(format!("gdrive config has a bad token reference: {e}")))?;
+        let reference: SecretRef =
+            serde_json::from_value(config.get("token_secret").cloned().ok_or_else(|| {
+                RemoteError::Other("gdrive config needs a \"token_secret\"".into())
+            })?)
+            .map_err(|e| {
+                RemoteError::Other(format!("gdrive config has a bad token reference: {e}"))
+            })?;
         let secret = reference
             .resolve()
             .map_err(|e| RemoteError::Auth(e.to_string()))?;
@@ -139,7 +140,9 @@ impl GoogleDrive {
                 Arc::new(RefreshingToken::new(
                     &format!("{}/token", api_base.trim_end_matches('/')),
                     client_id,
-                    s("client_secret").map(str::to_string).or(field("client_secret")),
+                    s("client_secret")
+                        .map(str::to_string)
+                        .or(field("client_secret")),
                     &field("refresh_token").unwrap_or_default(),
                     field("access_token"),
                 ))
@@ -151,6 +154,51 @@ impl GoogleDrive {
             Some(n) => drive.with_chunk_size(usize::try_from(n).unwrap_or(DEFAULT_CHUNK)),
             None => drive,
         })
+    }
+
+    /// The backend for `config`, shared by every open of the same config and secret in
+    /// this process: the engine opens a remote for each sync, and the change feed's token
+    /// and the id ↔ name mapping live in the backend, so they carry over between syncs.
+    ///
+    /// # Errors
+    /// As [`GoogleDrive::from_config`].
+    pub fn shared(config: &serde_json::Value) -> Result<Arc<GoogleDrive>, RemoteError> {
+        static OPEN: OnceLock<Mutex<HashMap<String, Arc<GoogleDrive>>>> = OnceLock::new();
+        let secret = config
+            .get("token_secret")
+            .and_then(|r| serde_json::from_value::<SecretRef>(r.clone()).ok())
+            .and_then(|r| r.resolve().ok())
+            .unwrap_or_default();
+        // The secret's digest, not the secret, goes into the key: a relink opens afresh.
+        let digest: String = Sha256::digest(secret.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let key = format!("{config}\n{digest}");
+        let open = OPEN.get_or_init(Default::default);
+        if let Some(d) = open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+        {
+            return Ok(d.clone());
+        }
+        let drive = Arc::new(GoogleDrive::from_config(config)?);
+        open.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, drive.clone());
+        Ok(drive)
+    }
+
+    /// The change feed's saved token (none before the first listing).
+    pub fn change_token(&self) -> Option<String> {
+        self.state().page_token.clone()
+    }
+
+    /// Replaces the change feed's saved token (tools and tests: a token Drive refuses
+    /// must lead to a full listing).
+    pub fn set_change_token(&self, token: Option<String>) {
+        self.state().page_token = token;
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

@@ -123,7 +123,9 @@ pub fn build(
                 let shown = shown_name(&f.name);
                 if let Ok(p) = RelPath::child_of(dir.as_ref(), &shown) {
                     let detail = format!("the Drive name {:?} is not a valid local name", f.name);
-                    out.listing.skipped.push((p, SkipRule::InvalidName { detail }));
+                    out.listing
+                        .skipped
+                        .push((p, SkipRule::InvalidName { detail }));
                 }
                 continue;
             }
@@ -171,7 +173,9 @@ pub fn build(
                             "another Drive entry already uses every local name for {:?}",
                             f.name
                         );
-                        out.listing.skipped.push((p, SkipRule::InvalidName { detail }));
+                        out.listing
+                            .skipped
+                            .push((p, SkipRule::InvalidName { detail }));
                     }
                 }
             }
@@ -222,21 +226,43 @@ mod tests {
 
     #[test]
     fn duplicates_get_stable_suffixed_names() {
-        let a = file("AAAAAAAAAAAA", "report.txt", "root", "2026-01-01T00:00:00.000Z");
-        let b = file("BBBBBBBBBBBB", "report.txt", "root", "2026-01-02T00:00:00.000Z");
+        let a = file(
+            "AAAAAAAAAAAA",
+            "report.txt",
+            "root",
+            "2026-01-01T00:00:00.000Z",
+        );
+        let b = file(
+            "BBBBBBBBBBBB",
+            "report.txt",
+            "root",
+            "2026-01-02T00:00:00.000Z",
+        );
         let built = build(&all(&[a.clone(), b.clone()]), "root", &HashMap::new());
         assert_eq!(paths(&built), ["report (BBBBBBBB).txt", "report.txt"]);
         // A third, older one arrives: the names given stay.
-        let c = file("CCCCCCCCCCCC", "report.txt", "root", "2025-01-01T00:00:00.000Z");
+        let c = file(
+            "CCCCCCCCCCCC",
+            "report.txt",
+            "root",
+            "2025-01-01T00:00:00.000Z",
+        );
         let again = build(&all(&[a.clone(), b.clone(), c]), "root", &built.paths);
         assert_eq!(
             paths(&again),
-            ["report (BBBBBBBB).txt", "report (CCCCCCCC).txt", "report.txt"]
+            [
+                "report (BBBBBBBB).txt",
+                "report (CCCCCCCC).txt",
+                "report.txt"
+            ]
         );
         // The plain one goes: the suffixed ones keep their names.
         let gone = build(&all(&[b]), "root", &again.paths);
         assert_eq!(paths(&gone), ["report (BBBBBBBB).txt"]);
-        assert_eq!(duplicate_name("noext", "XYZXYZXYZ", false), "noext (XYZXYZXY)");
+        assert_eq!(
+            duplicate_name("noext", "XYZXYZXYZ", false),
+            "noext (XYZXYZXY)"
+        );
         assert_eq!(duplicate_name(".hidden", "XYZ", false), ".hidden (XYZ)");
     }
 

@@ -112,9 +112,7 @@ impl GoogleDrive {
         let meta = json!({"name": name, "mimeType": FOLDER_MIME, "parents": [parent]});
         self.api
             .json("files.create", |c| {
-                c.post(&url)
-                    .query(&[("fields", FILE_FIELDS)])
-                    .json(&meta)
+                c.post(&url).query(&[("fields", FILE_FIELDS)]).json(&meta)
             })
             .await
     }
@@ -147,7 +145,11 @@ impl GoogleDrive {
     }
 
     /// Synced entries (not native documents) named `name` in `folder`.
-    pub(super) async fn named(&self, folder: &str, name: &str) -> Result<Vec<DriveFile>, RemoteError> {
+    pub(super) async fn named(
+        &self,
+        folder: &str,
+        name: &str,
+    ) -> Result<Vec<DriveFile>, RemoteError> {
         let found = self
             .children(folder, Some(&format!("name = {}", q_string(name))))
             .await?;
@@ -252,7 +254,9 @@ impl GoogleDrive {
             .iter()
             .any(|o| o.id != f.id)
         {
-            return Err(RemoteError::Changed(format!("{to} already exists on Drive")));
+            return Err(RemoteError::Changed(format!(
+                "{to} already exists on Drive"
+            )));
         }
         let url = self.api.url(&format!("/drive/v3/files/{}", enc(&f.id)));
         let old_parents = f.parents.join(",");
@@ -298,10 +302,9 @@ impl GoogleDrive {
 
     /// Deletes `n` for good.
     pub(super) async fn delete_for_good(&self, n: &Node) -> Result<(), RemoteError> {
-        let id = n
-            .id
-            .as_deref()
-            .ok_or_else(|| other(format!("{} has no Drive id", n.path)))?;
+        let id =
+            n.id.as_deref()
+                .ok_or_else(|| other(format!("{} has no Drive id", n.path)))?;
         let url = self.api.url(&format!("/drive/v3/files/{}", enc(id)));
         match self.api.send("files.delete", |c| c.delete(&url)).await {
             Ok(_) | Err(RemoteError::NotFound(_)) => {
@@ -329,8 +332,6 @@ impl GoogleDrive {
             .api
             .json("about.get", |c| c.get(&url).query(&[("fields", "user")]))
             .await?;
-        Ok(about
-            .user
-            .and_then(|u| u.email_address.or(u.permission_id)))
+        Ok(about.user.and_then(|u| u.email_address.or(u.permission_id)))
     }
 }

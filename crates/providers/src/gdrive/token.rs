@@ -90,7 +90,9 @@ impl RefreshingToken {
             return Ok(answer.access_token);
         }
         if status.is_server_error() || status.as_u16() == 429 {
-            return Err(RemoteError::Unavailable(format!("token refresh: HTTP {status}")));
+            return Err(RemoteError::Unavailable(format!(
+                "token refresh: HTTP {status}"
+            )));
         }
         let refusal: TokenRefusal = serde_json::from_slice(&bytes).unwrap_or(TokenRefusal {
             error: String::new(),

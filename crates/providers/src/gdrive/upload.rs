@@ -101,7 +101,9 @@ impl GoogleDrive {
             None => {
                 let parent = self.folder_id(path.parent().as_ref()).await?;
                 if !self.named(&parent, path.name()).await?.is_empty() {
-                    return Err(RemoteError::Changed(format!("{path} already exists on Drive")));
+                    return Err(RemoteError::Changed(format!(
+                        "{path} already exists on Drive"
+                    )));
                 }
                 meta["name"] = json!(path.name());
                 meta["parents"] = json!([parent]);
@@ -110,7 +112,11 @@ impl GoogleDrive {
         };
         let (file, md5) = if size <= MULTIPART_MAX {
             let mut data = Vec::new();
-            fill(source, &mut data, usize::try_from(size).unwrap_or(usize::MAX))?;
+            fill(
+                source,
+                &mut data,
+                usize::try_from(size).unwrap_or(usize::MAX),
+            )?;
             if data.len() as u64 != size {
                 return Err(RemoteError::Io(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
@@ -122,20 +128,28 @@ impl GoogleDrive {
             let f = self.multipart(target.as_deref(), &meta, data).await?;
             (f, md5)
         } else {
-            let (f, md5) = self.resumable(target.as_deref(), &meta, source, size).await?;
+            let (f, md5) = self
+                .resumable(target.as_deref(), &meta, source, size)
+                .await?;
             // Mark the content as ours (a later replacement need not keep it).
             let url = self.api.url(&format!("/drive/v3/files/{}", enc(&f.id)));
             let props = json!({"appProperties": { OWN_MD5: md5 }});
             if let Err(e) = self
                 .api
-                .send("files.update", |c| c.patch(&url).query(&[("fields", "id")]).json(&props))
+                .send("files.update", |c| {
+                    c.patch(&url).query(&[("fields", "id")]).json(&props)
+                })
                 .await
             {
                 tracing::warn!(path = %path, error = %e, "could not mark the upload as ours");
             }
             (f, md5)
         };
-        if file.md5_checksum.as_deref().is_some_and(|m| !m.eq_ignore_ascii_case(&md5)) {
+        if file
+            .md5_checksum
+            .as_deref()
+            .is_some_and(|m| !m.eq_ignore_ascii_case(&md5))
+        {
             if target.is_none() {
                 let gone = node(path.clone(), &file);
                 let _ = self.delete_for_good(&gone).await;
@@ -166,7 +180,9 @@ impl GoogleDrive {
         match self
             .api
             .send("revisions.update", |c| {
-                c.patch(&url).query(&[("fields", "id,keepForever")]).json(&body)
+                c.patch(&url)
+                    .query(&[("fields", "id,keepForever")])
+                    .json(&body)
             })
             .await
         {
@@ -296,7 +312,11 @@ impl GoogleDrive {
             }
             let r = match self
                 .api
-                .send_raw(|c| c.put(session).header(CONTENT_RANGE, &range).body(Vec::new()))
+                .send_raw(|c| {
+                    c.put(session)
+                        .header(CONTENT_RANGE, &range)
+                        .body(Vec::new())
+                })
                 .await
             {
                 Ok(r) => r,
@@ -351,7 +371,11 @@ impl GoogleDrive {
                 let range = format!("bytes {from}-{}/{size}", end - 1);
                 let outcome = self
                     .api
-                    .send_raw(|c| c.put(&session).header(CONTENT_RANGE, &range).body(slice.to_vec()))
+                    .send_raw(|c| {
+                        c.put(&session)
+                            .header(CONTENT_RANGE, &range)
+                            .body(slice.to_vec())
+                    })
                     .await;
                 let progress = match outcome {
                     Ok(r) if r.status().as_u16() == 308 => Some(Progress::Holds(held(&r))),

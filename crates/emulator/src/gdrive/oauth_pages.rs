@@ -71,38 +71,38 @@ fn error_page(code: &str, detail: &str) -> Response {
 }
 
 /// Checks the authorization request; the redirect URI when it may be used.
-fn check(params: &HashMap<String, String>) -> Result<String, Response> {
+fn check(params: &HashMap<String, String>) -> Result<String, Box<Response>> {
     let p = |k: &str| params.get(k).map(String::as_str).unwrap_or_default();
     if p("client_id").is_empty() {
-        return Err(error_page(
+        return Err(Box::new(error_page(
             "invalid_request",
             "Missing required parameter: client_id",
-        ));
+        )));
     }
     let redirect = p("redirect_uri");
     if redirect.is_empty() {
-        return Err(error_page(
+        return Err(Box::new(error_page(
             "invalid_request",
             "Missing required parameter: redirect_uri",
-        ));
+        )));
     }
     if !loopback(redirect) {
-        return Err(error_page(
+        return Err(Box::new(error_page(
             "redirect_uri_mismatch",
             "Installed apps must use a loopback redirect URI (http://127.0.0.1:PORT).",
-        ));
+        )));
     }
     if p("response_type") != "code" {
-        return Err(error_page(
+        return Err(Box::new(error_page(
             "unsupported_response_type",
             "Only response_type=code is supported for installed apps.",
-        ));
+        )));
     }
     if !p("code_challenge").is_empty() && p("code_challenge_method") != "S256" {
-        return Err(error_page(
+        return Err(Box::new(error_page(
             "invalid_request",
             "code_challenge_method must be S256.",
-        ));
+        )));
     }
     Ok(redirect.to_string())
 }
@@ -110,7 +110,7 @@ fn check(params: &HashMap<String, String>) -> Result<String, Response> {
 /// `GET /o/oauth2/v2/auth`: the consent page.
 pub async fn authorize(Query(params): Query<HashMap<String, String>>) -> Response {
     if let Err(page) = check(&params) {
-        return page;
+        return *page;
     }
     let keep = [
         "client_id",
@@ -136,7 +136,7 @@ pub async fn decide(
 ) -> Response {
     let redirect = match check(&params) {
         Ok(r) => r,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let p = |k: &str| params.get(k).map(String::as_str).unwrap_or_default();
     let state = p("state");

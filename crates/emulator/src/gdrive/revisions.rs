@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -152,7 +152,6 @@ pub async fn update(
     let f = f.clone();
     acc.record(std::slice::from_ref(&id));
     let value = Account::revision_resource(&f, &r);
-    let _ = StatusCode::OK;
     Ok(json(partial(
         &value,
         params.get("fields"),

@@ -52,7 +52,7 @@ pub async fn start(
         Some("media") => {
             let mut accounts = g.drive.lock();
             let acc = store::account(&mut accounts, &name);
-            let (status, value) = finish(
+            let (_, value) = finish(
                 acc,
                 target.as_deref(),
                 &Map::new(),
@@ -60,7 +60,6 @@ pub async fn start(
                 content_type.as_deref(),
                 &params,
             )?;
-            let _ = status;
             Ok(json(partial(&value, params.get("fields"), FILE_DEFAULT)?))
         }
         Some("multipart") => {
@@ -211,11 +210,11 @@ fn finish(
     }
 }
 
+/// A multipart upload's metadata, media and media type.
+type Multipart = (Map<String, Value>, Bytes, Option<String>);
+
 /// Splits a `multipart/related` body into the metadata, the media and its type.
-fn multipart(
-    content_type: Option<&str>,
-    body: &[u8],
-) -> Result<(Map<String, Value>, Bytes, Option<String>), DriveError> {
+fn multipart(content_type: Option<&str>, body: &[u8]) -> Result<Multipart, DriveError> {
     let bad = |m: &str| DriveError::bad_request(format!("Malformed multipart body: {m}."));
     let ct = content_type.ok_or_else(|| bad("no Content-Type"))?;
     if !ct.to_ascii_lowercase().starts_with("multipart/related") {

@@ -60,7 +60,7 @@ enum Progress {
     /// Drive holds this many bytes.
     Holds(u64),
     /// The upload is complete.
-    Done(DriveFile),
+    Done(Box<DriveFile>),
 }
 
 /// The end of `Range: bytes=0-N` plus one (0 without the header).
@@ -328,7 +328,9 @@ impl GoogleDrive {
             };
             match r.status().as_u16() {
                 308 => return Ok(Progress::Holds(held(&r))),
-                200 | 201 => return Ok(Progress::Done(file_of(r, "upload status").await?)),
+                200 | 201 => {
+                    return Ok(Progress::Done(Box::new(file_of(r, "upload status").await?)))
+                }
                 404 | 410 => {
                     return Err(RemoteError::Unavailable(
                         "the upload session expired; the upload starts over".into(),
@@ -380,7 +382,7 @@ impl GoogleDrive {
                 let progress = match outcome {
                     Ok(r) if r.status().as_u16() == 308 => Some(Progress::Holds(held(&r))),
                     Ok(r) if r.status().is_success() => {
-                        Some(Progress::Done(file_of(r, "upload").await?))
+                        Some(Progress::Done(Box::new(file_of(r, "upload").await?)))
                     }
                     Ok(r) if r.status().as_u16() == 404 || r.status().as_u16() == 410 => {
                         return Err(RemoteError::Unavailable(
@@ -412,7 +414,7 @@ impl GoogleDrive {
                 };
                 match progress {
                     Progress::Done(f) if last => {
-                        return Ok((f, hex(&md5.finalize())));
+                        return Ok((*f, hex(&md5.finalize())));
                     }
                     Progress::Done(_) => {
                         return Err(RemoteError::Other(
@@ -432,7 +434,7 @@ impl GoogleDrive {
             if last {
                 // Every byte is held but the last answer was a 308: ask for the file.
                 return match self.progress(&session, size).await? {
-                    Progress::Done(f) => Ok((f, hex(&md5.finalize()))),
+                    Progress::Done(f) => Ok((*f, hex(&md5.finalize()))),
                     Progress::Holds(n) => Err(RemoteError::Unavailable(format!(
                         "Drive holds {n} of {size} bytes after the last chunk"
                     ))),

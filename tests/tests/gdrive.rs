@@ -16,12 +16,14 @@ use cloudsync_engine::clock::SystemClock;
 use cloudsync_engine::engine::AddConnection;
 use cloudsync_engine::localfs::StdFs;
 use cloudsync_engine::remote::{Remote, RemoteError};
-use cloudsync_engine::secrets::SecretStore;
+use cloudsync_engine::secrets::{SecretRef, SecretStore};
 use cloudsync_engine::store::Store;
 use cloudsync_engine::sync::Context;
 use cloudsync_engine::{Engine, EventBus};
 use cloudsync_providers::auth::{StaticToken, TokenSource};
-use cloudsync_providers::gdrive::{GoogleDrive, RefreshingToken};
+use cloudsync_providers::gdrive::GoogleDrive;
+use cloudsync_providers::oauth::stored::{StoredTokenSource, StoredTokens};
+use cloudsync_providers::oauth::OAuthApp;
 use cloudsync_tests::proxy::CutProxy;
 use cloudsync_tests::run_for as run;
 use serde_json::{json, Value};
@@ -67,15 +69,23 @@ fn grant(emu: &Emulator) -> (String, String) {
     (g.refresh_token, g.access_token)
 }
 
-fn renewing(emu: &Emulator) -> Arc<dyn TokenSource> {
+/// Tokens as a sign-in stores them, in a secrets file in `dir`.
+fn stored_tokens(emu: &Emulator, dir: &Path) -> SecretRef {
     let (refresh, access) = grant(emu);
-    Arc::new(RefreshingToken::new(
-        &format!("{}/token", emu.base_url),
-        CLIENT,
-        None,
-        &refresh,
-        Some(access),
-    ))
+    let store = SecretStore::at(&dir.join("secrets.json"));
+    let tokens = StoredTokens {
+        access_token: Some(access),
+        refresh_token: Some(refresh),
+        ..StoredTokens::default()
+    };
+    store.set("gd", &tokens.to_secret()).expect("secret");
+    store.reference("gd")
+}
+
+/// A token source that renews at the emulator's `/token` (the lead's stored tokens).
+fn renewing(emu: &Emulator, dir: &tempfile::TempDir) -> Arc<dyn TokenSource> {
+    let app = OAuthApp::gdrive(Some(&emu.base_url), CLIENT, None);
+    Arc::new(StoredTokenSource::open(app, stored_tokens(emu, dir.path())).expect("tokens"))
 }
 
 fn client(base: &str, root: &str, tokens: Arc<dyn TokenSource>) -> GoogleDrive {
@@ -258,8 +268,9 @@ fn tree_of(nodes: &[Node]) -> Tree {
 fn every_operation() {
     run(30, async {
         let emu = emulator().await;
+        let tokens_dir = tempfile::tempdir().expect("tmp");
         let raw = Raw::new(&emu);
-        let d = client(&emu.base_url, "Sync/Laptop", renewing(&emu));
+        let d = client(&emu.base_url, "Sync/Laptop", renewing(&emu, &tokens_dir));
         assert!(matches!(
             d.check_root().await,
             Err(RemoteError::NotFound(_))
@@ -289,9 +300,10 @@ fn every_operation() {
             )
             .await
             .expect("upload");
-        assert!(
-            a.hash.as_deref().is_some_and(|h| h.starts_with("sha256:")),
-            "{a:?}"
+        assert_eq!(
+            a.hash.as_deref(),
+            Some("md5:c15c399d141ac66ef1f29f1bb30fee60"),
+            "md5Checksum is the hash"
         );
         assert_eq!(
             a.mtime_ns, 1_700_000_000_123_000_000,
@@ -381,8 +393,9 @@ fn every_operation() {
 fn same_named_files_both_get_a_local_name_and_native_documents_are_skipped() {
     run(30, async {
         let emu = emulator().await;
+        let tokens_dir = tempfile::tempdir().expect("tmp");
         let raw = Raw::new(&emu);
-        let d = client(&emu.base_url, "Dup", renewing(&emu));
+        let d = client(&emu.base_url, "Dup", renewing(&emu, &tokens_dir));
         d.prepare_root().await.expect("prepare");
         let root = raw.id("Dup").await.expect("root");
         let first = raw.create(&root, "report.txt", b"first").await;
@@ -443,7 +456,8 @@ fn same_named_files_both_get_a_local_name_and_native_documents_are_skipped() {
 fn rate_limits_server_errors_and_cuts_are_classified() {
     run(30, async {
         let emu = emulator().await;
-        let d = client(&emu.base_url, "", renewing(&emu));
+        let tokens_dir = tempfile::tempdir().expect("tmp");
+        let d = client(&emu.base_url, "", renewing(&emu, &tokens_dir));
         d.prepare_root().await.expect("prepare");
         fault(
             &emu,
@@ -511,6 +525,7 @@ fn rate_limits_server_errors_and_cuts_are_classified() {
 fn a_resumable_upload_cut_midway_resumes_without_resending() {
     run(30, async {
         let emu = emulator().await;
+        let tokens_dir = tempfile::tempdir().expect("tmp");
         let port = emu
             .base_url
             .rsplit(':')
@@ -518,7 +533,7 @@ fn a_resumable_upload_cut_midway_resumes_without_resending() {
             .and_then(|p| p.parse::<u16>().ok())
             .expect("port");
         let proxy = CutProxy::start(port);
-        let d = client(&proxy.base_url(), "", renewing(&emu));
+        let d = client(&proxy.base_url(), "", renewing(&emu, &tokens_dir));
         d.prepare_root().await.expect("prepare");
         let size = 11 * CHUNK + 1234; // 12 chunks, above the multipart limit
         let data = pseudo_random(size, 9);
@@ -547,7 +562,8 @@ fn a_resumable_upload_cut_midway_resumes_without_resending() {
 fn expired_tokens_are_renewed_at_the_token_endpoint() {
     run(30, async {
         let emu = emulator().await;
-        let d = client(&emu.base_url, "T", renewing(&emu));
+        let tokens_dir = tempfile::tempdir().expect("tmp");
+        let d = client(&emu.base_url, "T", renewing(&emu, &tokens_dir));
         d.prepare_root().await.expect("prepare");
         d.list(&Tree::new()).await.expect("list");
         emu.context.tokens.expire_all();
@@ -598,14 +614,7 @@ async fn connect(emu: &Emulator, root: &str) -> Setup {
     let base = tmp.path().to_path_buf();
     let local = base.join("local");
     std::fs::create_dir_all(&local).expect("local");
-    let (refresh, access) = grant(emu);
-    let secrets = SecretStore::at(&base.join("secrets.json"));
-    secrets
-        .set(
-            "gd",
-            &json!({"refresh_token": refresh, "access_token": access}).to_string(),
-        )
-        .expect("secret");
+    let secret = stored_tokens(emu, &base);
     let engine = engine_at(&base);
     engine
         .add_connection(AddConnection {
@@ -614,8 +623,8 @@ async fn connect(emu: &Emulator, root: &str) -> Setup {
             local_root: local.clone(),
             remote: json!({
                 "api_base": emu.base_url,
-                "client_id": CLIENT,
-                "token_secret": secrets.reference("gd"),
+                "app_key": CLIENT,
+                "token_secret": secret,
                 "root": root,
                 "chunk_size": CHUNK,
             }),

@@ -16,12 +16,14 @@ use serde::{Deserialize, Serialize};
 use crate::bandwidth::Throttle;
 use crate::clock::Clock;
 use crate::error::EngineError;
+use crate::error::RetryClass;
 use crate::events::{Event, EventBus};
 use crate::executor::Executor;
+use crate::hash::HashKind;
 use crate::live::LiveTrees;
 use crate::localfs::{EntryType, LocalFs};
-use crate::remote::Remote;
-use crate::scan::scan;
+use crate::remote::{Remote, RemoteError};
+use crate::scan::{fill_hashes, scan};
 use crate::store::{ConnState, Connection, Store, StoreError};
 
 /// Deletes below this many files never need approval.
@@ -183,6 +185,29 @@ impl ConnectionSync<'_> {
         ))
     }
 
+    /// Checks the remote root, trying again after a short pause when the error may pass
+    /// (a dropped connection), so one network hiccup does not fail a whole sync.
+    async fn check_remote_root(&self) -> Result<(), EngineError> {
+        let mut pause = std::time::Duration::from_millis(500);
+        let mut attempt = 1;
+        loop {
+            match self.remote.check_root().await {
+                Ok(()) => return Ok(()),
+                Err(e)
+                    if attempt < 3
+                        && e.retry_class() == RetryClass::Temporary
+                        && !matches!(e, RemoteError::NotFound(_)) =>
+                {
+                    tracing::debug!("checking the remote root: {e}; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                    attempt += 1;
+                }
+                Err(e) => return Err(EngineError::RemoteRootMissing(e.to_string())),
+            }
+        }
+    }
+
     /// Observes both sides and plans; returns the plan and the count of files per side.
     ///
     /// # Errors
@@ -190,14 +215,12 @@ impl ConnectionSync<'_> {
     pub async fn observe_and_plan(&mut self) -> Result<Plan, EngineError> {
         let root = self.conn.local_root.clone();
         check_local_root(self.ctx.fs.as_ref(), &root)?;
-        self.remote
-            .check_root()
-            .await
-            .map_err(|e| EngineError::RemoteRootMissing(e.to_string()))?;
+        self.check_remote_root().await?;
         let caps = self.remote.capabilities();
         let rules = RuleSet::new(caps.rules, &self.conn.settings)
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let scanned = scan(self.ctx.fs.as_ref(), &root, &rules, &self.trees.local)
+        let kind = HashKind::for_remote(caps.hash_kind.as_deref());
+        let mut scanned = scan(self.ctx.fs.as_ref(), &root, &rules, &self.trees.local, kind)
             .map_err(|e| EngineError::io("scan", &root, e))?;
         for temp in &scanned.stale_temps {
             let _ = self.ctx.fs.remove_file(temp);
@@ -205,6 +228,18 @@ impl ConnectionSync<'_> {
         let listing = self.remote.list(&self.trees.remote).await?;
         let (remote_tree, mut remote_skipped) = filter_remote(listing.nodes, &rules);
         remote_skipped.extend(listing.skipped);
+        let synced = &self.trees.synced;
+        let (_, unreadable) = fill_hashes(
+            self.ctx.fs.as_ref(),
+            &root,
+            &mut scanned.tree,
+            kind,
+            |key| {
+                remote_tree.get(key).is_some_and(|n| n.kind == Kind::File)
+                    || synced.contains_key(key)
+            },
+        );
+        scanned.skipped.extend(unreadable);
         let ignored: BTreeSet<RelPath> = scanned
             .skipped
             .iter()
@@ -368,6 +403,7 @@ impl ConnectionSync<'_> {
             host: &self.ctx.host,
             transfers: self.conn.settings.transfers.max(1),
             remote_trash: self.conn.settings.remote_trash,
+            hash_kind: HashKind::for_remote(self.remote.capabilities().hash_kind.as_deref()),
             up: self
                 .conn
                 .settings

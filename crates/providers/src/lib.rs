@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod gdrive;
 pub mod local;
+pub mod oauth;
 pub mod s3;
 pub mod webdav;
 mod xml_text;
@@ -32,7 +33,7 @@ impl RemoteFactory for Factory {
     ) -> Result<Arc<dyn Remote>, RemoteError> {
         match provider {
             "local" => Ok(Arc::new(local::LocalFolder::from_config(config)?)),
-            "gdrive" => Ok(gdrive::GoogleDrive::shared(config)?),
+            "gdrive" => Ok(Arc::new(gdrive::GoogleDrive::from_config(config)?)),
             "s3" => Ok(Arc::new(s3::S3::from_config(config)?)),
             "webdav" => Ok(Arc::new(webdav::WebDav::from_config(config)?)),
             other => Err(RemoteError::Other(format!("unknown provider {other:?}"))),

@@ -87,15 +87,16 @@ impl DriveFile {
             .unwrap_or(0)
     }
 
-    /// The content hash as `sha256:hex`, else `md5:hex`.
+    /// The content hash as `md5:hex` (the kind the engine computes for Drive), else
+    /// `sha256:hex` where Drive gave only that.
     pub fn hash(&self) -> Option<String> {
-        if let Some(h) = self.sha256_checksum.as_deref().filter(|h| !h.is_empty()) {
-            return Some(format!("sha256:{}", h.to_ascii_lowercase()));
+        if let Some(h) = self.md5_checksum.as_deref().filter(|h| !h.is_empty()) {
+            return Some(format!("md5:{}", h.to_ascii_lowercase()));
         }
-        self.md5_checksum
+        self.sha256_checksum
             .as_deref()
             .filter(|h| !h.is_empty())
-            .map(|h| format!("md5:{}", h.to_ascii_lowercase()))
+            .map(|h| format!("sha256:{}", h.to_ascii_lowercase()))
     }
 
     /// What identifies this content version: the head revision, else the MD5, else the

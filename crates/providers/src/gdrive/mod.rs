@@ -19,40 +19,42 @@
 //!   [`RemoteError::RateLimited`], 5xx and cuts [`RemoteError::Unavailable`]; a 401 renews
 //!   the token once and retries.
 //!
-//! Config (`from_config`): `{"api_base": "https://www.googleapis.com", "client_id": "...",
+//! Config (`from_config`): `{"api_base"?: "https://www.googleapis.com", "client_id"
+//! (or "app_key", as `cloudsync connection add gdrive` writes it): "...",
 //! "client_secret"?: "...", "token_secret": SecretRef, "root": "CloudSync",
 //! "chunk_size"?: bytes}`. `api_base` replaces www.googleapis.com and Google's OAuth hosts
-//! (the token endpoint is `{api_base}/token`). The secret holds Google's token answer as
-//! JSON (`refresh_token`, optionally `access_token`), or a bare access token. `root` is
-//! a folder path below My Drive ("" for My Drive itself); `prepare_root` creates it and its
-//! `.cloudsync-root` marker for a new connection, `check_root` requires both and never
-//! creates anything.
+//! (tokens are renewed at `{api_base}/token`). The tokens live in the secret as
+//! [`crate::oauth::stored`] keeps them (renewed by its token source); an inline
+//! `access_token` instead is used as it is (the account check before a connection is
+//! saved). `root` is a folder path below My Drive ("" for My Drive itself):
+//! `prepare_root` creates it and its `.cloudsync-root` marker for a new connection,
+//! `check_root` requires both and never creates anything.
 
 mod api;
 mod download;
 mod listing;
 mod names;
 mod ops;
-mod token;
 mod upload;
 
 pub use names::duplicate_name;
-pub use token::RefreshingToken;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use cloudsync_core::capabilities::ProviderRules;
 use cloudsync_core::{Capabilities, Node, RelPath, Tree};
 use cloudsync_engine::remote::{Listing, Remote, RemoteError};
-use cloudsync_engine::secrets::SecretRef;
-use sha2::{Digest, Sha256};
 
-use crate::auth::{StaticToken, TokenSource};
+use crate::auth::TokenSource;
+use crate::oauth::stored::token_source_from_config;
+use crate::oauth::OAuthApp;
 use api::{Api, DriveFile};
 
+/// Google's API host.
+pub const DEFAULT_API_BASE: &str = "https://www.googleapis.com";
 /// Files up to this size go up in one `multipart` request.
 pub const MULTIPART_MAX: u64 = 5 * 1024 * 1024;
 /// Resumable uploads send chunks of this size (a multiple of 256 KiB).
@@ -116,78 +118,25 @@ impl GoogleDrive {
     /// Builds from the connection config (keys in the module doc).
     ///
     /// # Errors
-    /// [`RemoteError::Other`] for a config without `client_id` or `token_secret`, or a bad
-    /// secret reference; [`RemoteError::Auth`] when the secret cannot be read.
+    /// [`RemoteError::Other`] for a config without a client id, or a bad secret
+    /// reference; [`RemoteError::Auth`] when no tokens are stored or they cannot be read.
     pub fn from_config(config: &serde_json::Value) -> Result<GoogleDrive, RemoteError> {
         let s = |k: &str| config.get(k).and_then(|v| v.as_str());
-        let api_base = s("api_base").unwrap_or("https://www.googleapis.com");
-        let client_id = s("client_id")
-            .ok_or_else(|| RemoteError::Other("gdrive config needs a \"client_id\"".into()))?;
-        let reference: SecretRef =
-            serde_json::from_value(config.get("token_secret").cloned().ok_or_else(|| {
-                RemoteError::Other("gdrive config needs a \"token_secret\"".into())
-            })?)
-            .map_err(|e| {
-                RemoteError::Other(format!("gdrive config has a bad token reference: {e}"))
-            })?;
-        let secret = reference
-            .resolve()
-            .map_err(|e| RemoteError::Auth(e.to_string()))?;
-        let tokens: Arc<dyn TokenSource> = match serde_json::from_str::<serde_json::Value>(&secret)
-        {
-            Ok(v) if v.get("refresh_token").and_then(|r| r.as_str()).is_some() => {
-                let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-                Arc::new(RefreshingToken::new(
-                    &format!("{}/token", api_base.trim_end_matches('/')),
-                    client_id,
-                    s("client_secret")
-                        .map(str::to_string)
-                        .or(field("client_secret")),
-                    &field("refresh_token").unwrap_or_default(),
-                    field("access_token"),
-                ))
-            }
-            _ => Arc::new(StaticToken::new(secret.trim())),
-        };
-        let drive = GoogleDrive::new(api_base, s("root").unwrap_or_default(), tokens)?;
+        let client_id = s("client_id").or(s("app_key")).ok_or_else(|| {
+            RemoteError::Other("gdrive config needs a \"client_id\" (or \"app_key\")".into())
+        })?;
+        let api_base = s("api_base").map(|b| b.trim_end_matches('/'));
+        let app = OAuthApp::gdrive(api_base, client_id, s("client_secret"));
+        let tokens = token_source_from_config(config, app)?;
+        let drive = GoogleDrive::new(
+            api_base.unwrap_or(DEFAULT_API_BASE),
+            s("root").unwrap_or_default(),
+            tokens,
+        )?;
         Ok(match config.get("chunk_size").and_then(|v| v.as_u64()) {
             Some(n) => drive.with_chunk_size(usize::try_from(n).unwrap_or(DEFAULT_CHUNK)),
             None => drive,
         })
-    }
-
-    /// The backend for `config`, shared by every open of the same config and secret in
-    /// this process: the engine opens a remote for each sync, and the change feed's token
-    /// and the id ↔ name mapping live in the backend, so they carry over between syncs.
-    ///
-    /// # Errors
-    /// As [`GoogleDrive::from_config`].
-    pub fn shared(config: &serde_json::Value) -> Result<Arc<GoogleDrive>, RemoteError> {
-        static OPEN: OnceLock<Mutex<HashMap<String, Arc<GoogleDrive>>>> = OnceLock::new();
-        let secret = config
-            .get("token_secret")
-            .and_then(|r| serde_json::from_value::<SecretRef>(r.clone()).ok())
-            .and_then(|r| r.resolve().ok())
-            .unwrap_or_default();
-        // The secret's digest, not the secret, goes into the key: a relink opens afresh.
-        let digest: String = Sha256::digest(secret.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let key = format!("{config}\n{digest}");
-        let open = OPEN.get_or_init(Default::default);
-        if let Some(d) = open
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-        {
-            return Ok(d.clone());
-        }
-        let drive = Arc::new(GoogleDrive::from_config(config)?);
-        open.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(key, drive.clone());
-        Ok(drive)
     }
 
     /// The change feed's saved token (none before the first listing).
@@ -212,8 +161,8 @@ impl GoogleDrive {
 impl Remote for GoogleDrive {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            // Drive reports SHA-256 for stored files (MD5 as the fallback per file).
-            hash_kind: Some("sha256".into()),
+            // md5Checksum: documented for every binary file (SHA-256 only "if available").
+            hash_kind: Some("md5".into()),
             keeps_revisions: true,
             case_insensitive: false,
             change_feed: true,

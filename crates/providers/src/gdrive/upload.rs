@@ -260,8 +260,28 @@ impl GoogleDrive {
         self.multipart(None, &meta, data.to_vec()).await
     }
 
-    /// Starts a session; its URI.
+    /// Starts a session; its URI. A start cut on the way is tried again (a session that
+    /// was opened but never answered holds nothing and expires on its own).
     async fn start_session(
+        &self,
+        target: Option<&str>,
+        meta: &Value,
+        size: u64,
+    ) -> Result<String, RemoteError> {
+        let mut attempt = 0;
+        loop {
+            match self.try_start_session(target, meta, size).await {
+                Err(RemoteError::Unavailable(e)) if attempt + 1 < STATUS_ATTEMPTS => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, "upload session start failed; trying again");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_start_session(
         &self,
         target: Option<&str>,
         meta: &Value,

@@ -36,6 +36,30 @@ pub struct Revision {
     pub original_filename: String,
     /// The bytes.
     pub content: Bytes,
+    /// Hex MD5, SHA-1 and SHA-256 of the bytes (computed once, at upload).
+    pub checksums: Checksums,
+}
+
+/// The checksums Drive reports for a revision.
+#[derive(Debug, Clone)]
+pub struct Checksums {
+    /// `md5Checksum`.
+    pub md5: String,
+    /// `sha1Checksum`.
+    pub sha1: String,
+    /// `sha256Checksum`.
+    pub sha256: String,
+}
+
+impl Checksums {
+    /// The checksums of `data`.
+    pub fn of(data: &[u8]) -> Checksums {
+        Checksums {
+            md5: hex(&Md5::digest(data)),
+            sha1: hex(&sha1_smol(data)),
+            sha256: hex(&Sha256::digest(data)),
+        }
+    }
 }
 
 /// One file or folder.
@@ -335,9 +359,9 @@ impl Account {
             let content = &head.content;
             v["size"] = json!(content.len().to_string());
             v["quotaBytesUsed"] = json!(content.len().to_string());
-            v["md5Checksum"] = json!(hex(&Md5::digest(content)));
-            v["sha1Checksum"] = json!(hex(&sha1_smol(content)));
-            v["sha256Checksum"] = json!(hex(&Sha256::digest(content)));
+            v["md5Checksum"] = json!(head.checksums.md5);
+            v["sha1Checksum"] = json!(head.checksums.sha1);
+            v["sha256Checksum"] = json!(head.checksums.sha256);
             v["headRevisionId"] = json!(head.id);
             v["originalFilename"] = json!(head.original_filename);
             if let Some((_, ext)) = f.name.rsplit_once('.') {
@@ -361,7 +385,7 @@ impl Account {
             "lastModifyingUser": {"kind": "drive#user", "me": true, "displayName": "emulated user"},
         });
         if f.is_binary() {
-            v["md5Checksum"] = json!(hex(&Md5::digest(&r.content)));
+            v["md5Checksum"] = json!(r.checksums.md5);
             v["size"] = json!(r.content.len().to_string());
         }
         v
@@ -376,6 +400,7 @@ pub fn new_revision(content: Bytes, mime_type: &str, name: &str, at: DateTime<Ut
         mime_type: mime_type.to_string(),
         keep_forever: false,
         original_filename: name.to_string(),
+        checksums: Checksums::of(&content),
         content,
     }
 }

@@ -824,3 +824,94 @@ async fn hostile_names_appear_when_switched_on() {
     }
     emu.stop().await;
 }
+
+#[tokio::test]
+async fn parents_are_changed_only_through_add_and_remove() {
+    let (emu, c) = start().await;
+    let a = folder(&emu, &c, "a", "root").await;
+    let b = folder(&emu, &c, "b", &a).await;
+    let f = multipart(&emu, &c, json!({"name": "f", "parents": [a]}), b"f").await;
+    let id = f["id"].as_str().expect("id");
+    let url = |id: &str| format!("{}/drive/v3/files/{id}", emu.base_url);
+    // A second parent is refused.
+    let r = c
+        .patch(url(id))
+        .bearer_auth(TOKEN)
+        .query(&[("addParents", b.as_str())])
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body(r).await["error"]["errors"][0]["reason"], "cannotAddParent");
+    // `parents` in the body is not writable.
+    let r = c
+        .patch(url(id))
+        .bearer_auth(TOKEN)
+        .json(&json!({"parents": [b]}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body(r).await["error"]["errors"][0]["reason"], "fieldNotWritable");
+    // A folder cannot move below itself.
+    let r = c
+        .patch(url(&a))
+        .bearer_auth(TOKEN)
+        .query(&[("addParents", b.as_str()), ("removeParents", "root")])
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // A real move, then new content by media upload: a new head revision, same id.
+    let r = c
+        .patch(url(id))
+        .bearer_auth(TOKEN)
+        .query(&[
+            ("addParents", b.as_str()),
+            ("removeParents", a.as_str()),
+            ("fields", "parents"),
+        ])
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("move");
+    assert_eq!(body(r).await, json!({"parents": [b]}));
+    let r = c
+        .patch(format!(
+            "{}/upload/drive/v3/files/{id}?uploadType=media&fields=id,size,headRevisionId",
+            emu.base_url
+        ))
+        .bearer_auth(TOKEN)
+        .body("new content")
+        .send()
+        .await
+        .expect("media update");
+    let updated = body(r).await;
+    assert_eq!(updated["id"], id);
+    assert_eq!(updated["size"], "11");
+    assert_ne!(updated["headRevisionId"], f["headRevisionId"]);
+    let revs = body(
+        c.get(format!("{}/drive/v3/files/{id}/revisions", emu.base_url))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("revisions"),
+    )
+    .await;
+    assert_eq!(revs["revisions"].as_array().map(Vec::len), Some(2));
+    // The old revision's bytes are still there.
+    let old = c
+        .get(format!(
+            "{}/drive/v3/files/{id}/revisions/{}?alt=media",
+            emu.base_url,
+            f["headRevisionId"].as_str().expect("rev")
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("old revision");
+    assert_eq!(old.bytes().await.expect("bytes").as_ref(), b"f");
+    emu.stop().await;
+}

@@ -514,6 +514,29 @@ fn rate_limits_server_errors_and_cuts_are_classified() {
             data.len()
         );
 
+        // A rate limit on a chunk waits and goes on in the same session.
+        emu.context.faults.reset_stats();
+        let data2 = pseudo_random(6 * 1024 * 1024 + 10, 6);
+        // The session start passes (a 1 ms delay uses up the first fault); the first chunk
+        // and the status query after it meet rate limits (403, then 429 with Retry-After);
+        // the upload then goes on in the same session.
+        fault(&emu, Fault::Slow { millis: 1 }, "/upload/drive/v3/files", 1);
+        fault(
+            &emu,
+            Fault::RateLimit { retry_after: 1 },
+            "/upload/drive/v3/files",
+            2,
+        );
+        let mut src: &[u8] = &data2;
+        let n2 = d
+            .upload(&p("f2.bin"), &mut src, data2.len() as u64, 0, None)
+            .await
+            .expect("upload through rate limits");
+        let stats = emu.context.faults.stats();
+        assert_eq!(stats.faults_served, 3);
+        assert!(stats.bytes_received < (data2.len() + CHUNK) as u64);
+        assert_eq!(download(&d, &n2).await, data2);
+
         // A truncated download is resumed with Range.
         fault(
             &emu,

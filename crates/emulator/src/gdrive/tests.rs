@@ -843,7 +843,10 @@ async fn parents_are_changed_only_through_add_and_remove() {
         .await
         .expect("patch");
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(body(r).await["error"]["errors"][0]["reason"], "cannotAddParent");
+    assert_eq!(
+        body(r).await["error"]["errors"][0]["reason"],
+        "cannotAddParent"
+    );
     // `parents` in the body is not writable.
     let r = c
         .patch(url(id))
@@ -853,7 +856,10 @@ async fn parents_are_changed_only_through_add_and_remove() {
         .await
         .expect("patch");
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(body(r).await["error"]["errors"][0]["reason"], "fieldNotWritable");
+    assert_eq!(
+        body(r).await["error"]["errors"][0]["reason"],
+        "fieldNotWritable"
+    );
     // A folder cannot move below itself.
     let r = c
         .patch(url(&a))

@@ -357,7 +357,14 @@ impl GoogleDrive {
                     ))
                 }
                 500..=599 => last = error_of(r, "upload status").await,
-                _ => return Err(error_of(r, "upload status").await),
+                _ => match error_of(r, "upload status").await {
+                    RemoteError::RateLimited(after) => {
+                        let secs = after.unwrap_or(1).min(30);
+                        tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+                        last = RemoteError::RateLimited(after);
+                    }
+                    e => return Err(e),
+                },
             }
         }
         Err(last)
@@ -413,7 +420,17 @@ impl GoogleDrive {
                         tracing::debug!(status = %r.status(), "chunk refused; asking where the upload stands");
                         None
                     }
-                    Ok(r) => return Err(error_of(r, "upload").await),
+                    Ok(r) => match error_of(r, "upload").await {
+                        // The session outlives a rate limit: wait, then go on from what
+                        // Drive holds rather than starting over.
+                        RemoteError::RateLimited(after) if resumes < MAX_RESUMES => {
+                            let secs = after.unwrap_or(1 << resumes.min(3)).min(30);
+                            tracing::debug!(secs, "chunk rate-limited; waiting");
+                            tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+                            None
+                        }
+                        e => return Err(e),
+                    },
                     Err(RemoteError::Unavailable(e)) => {
                         tracing::debug!(error = %e, "chunk cut; asking where the upload stands");
                         None

@@ -379,11 +379,39 @@ fn every_operation() {
             .expect("get");
         assert_eq!(r.status().as_u16(), 404);
 
+        // Polling the change feed: nothing below the root yet, then a change there.
+        let d = d.with_change_poll(std::time::Duration::from_millis(50));
+        let listing = d.list(&Tree::new()).await.expect("list");
+        let quiet = d
+            .wait_for_change(std::time::Duration::from_millis(200))
+            .await;
+        assert!(!quiet.expect("poll"), "no change yet");
+        let elsewhere = raw
+            .create_meta("root", "Elsewhere", "application/vnd.google-apps.folder")
+            .await;
+        raw.create(&elsewhere, "x", b"x").await;
+        let elsewhere = d
+            .wait_for_change(std::time::Duration::from_millis(200))
+            .await;
+        assert!(
+            !elsewhere.expect("poll"),
+            "changes outside the root are not ours"
+        );
+        raw.create(&root, "new.txt", b"new").await;
+        let t = std::time::Instant::now();
+        assert!(d
+            .wait_for_change(std::time::Duration::from_secs(10))
+            .await
+            .expect("poll"));
+        assert!(t.elapsed() < std::time::Duration::from_secs(2));
+        let listing2 = d.list(&tree_of(&listing.nodes)).await.expect("list");
+        assert!(listing2.nodes.iter().any(|n| n.path.as_str() == "new.txt"));
+
         // A refused change token means a full listing, nothing dropped.
         d.set_change_token(Some("999999".into()));
         let listing = d.list(&Tree::new()).await.expect("relist");
         let paths: Vec<&str> = listing.nodes.iter().map(|n| n.path.as_str()).collect();
-        assert_eq!(paths, ["big.bin"]);
+        assert_eq!(paths, ["big.bin", "new.txt"]);
         assert_ne!(d.change_token().as_deref(), Some("999999"));
         emu.stop().await;
     });

@@ -4,9 +4,12 @@
 //! (created, moved in, untrashed) is walked, since Drive reports the folder and not what
 //! it holds. A token Drive refuses means a full walk again: a relist, never deletes.
 //!
-//! The token lives in memory: a restarted client walks once.
+//! The token lives in memory: a restarted client walks once. Between syncs the feed is
+//! polled for changes below the root (`wait_for_change`), since Drive's push channel
+//! (`changes.watch`) needs a public HTTPS webhook.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use cloudsync_core::{RelPath, Tree};
 use cloudsync_engine::remote::{Listing, RemoteError};
@@ -201,6 +204,7 @@ impl GoogleDrive {
                     let mut st = self.state();
                     st.entries.extend(walked);
                     st.page_token = Some(next);
+                    st.peek_token = None;
                 }
                 Err(FeedError::TokenRefused) => {
                     tracing::info!("Drive refused the saved change token; listing everything");
@@ -218,6 +222,7 @@ impl GoogleDrive {
             let mut st = self.state();
             st.entries = entries;
             st.page_token = Some(token);
+            st.peek_token = None;
         }
         let mut st = self.state();
         let mut prior: HashMap<String, RelPath> = previous
@@ -231,6 +236,62 @@ impl GoogleDrive {
         st.paths = built.paths;
         st.ids = built.ids;
         Ok(built.listing)
+    }
+
+    /// Polls the change feed (Drive has no push channel a desktop can use) until a change
+    /// touches the tree below the root, or `timeout` passes. The saved token is left for
+    /// [`GoogleDrive::list_tree`]; changes elsewhere in the Drive only move a peek token on.
+    pub(super) async fn poll_for_change(&self, timeout: Duration) -> Result<bool, RemoteError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let root = match self.root.lock().await.clone() {
+            Some(r) => r,
+            None => {
+                tokio::time::sleep(timeout).await;
+                return Ok(false);
+            }
+        };
+        let url = self.api.url("/drive/v3/changes");
+        let fields = "nextPageToken,newStartPageToken,changes(fileId,removed,file(id,parents))";
+        loop {
+            let token = {
+                let st = self.state();
+                st.peek_token.clone().or_else(|| st.page_token.clone())
+            };
+            let Some(token) = token else {
+                tokio::time::sleep_until(deadline).await;
+                return Ok(false);
+            };
+            let page: ChangeList = self
+                .api
+                .json("changes.list", |c| {
+                    c.get(&url).query(&[
+                        ("pageToken", token.as_str()),
+                        ("fields", fields),
+                        ("pageSize", "100"),
+                        ("spaces", "drive"),
+                    ])
+                })
+                .await?;
+            {
+                let mut st = self.state();
+                let touches = page.changes.iter().any(|c| {
+                    let id = c.file_id.as_deref().unwrap_or_default();
+                    let parent = c.file.as_ref().and_then(|f| f.parents.first());
+                    st.entries.contains_key(id)
+                        || parent.is_some_and(|p| *p == root || st.entries.contains_key(p))
+                });
+                if touches {
+                    st.peek_token = None;
+                    return Ok(true);
+                }
+                st.peek_token = page.next_page_token.or(page.new_start_page_token);
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep((deadline - now).min(self.change_poll)).await;
+        }
     }
 
     /// Applies changes to the known entries; returns the folders that entered the tree.

@@ -13,6 +13,8 @@
 //!   remote change as a kept revision, as the spec asks.
 //! - Downloads stream with `alt=media`, resume a cut body with `Range`, and check the MD5 or
 //!   SHA-256 Drive reports (`download.rs`).
+//! - `wait_for_change` polls the change feed every [`DEFAULT_CHANGE_POLL`] and reports
+//!   changes below the root only.
 //! - Deletes move to Drive's trash (`trashed: true`); [`Remote::delete_permanently`] deletes.
 //! - Google-native documents (Docs, Sheets, ...) are not synced: they are listed as skipped.
 //! - Errors: 403 `userRateLimitExceeded`/`rateLimitExceeded` and 429 are
@@ -59,6 +61,8 @@ pub const DEFAULT_API_BASE: &str = "https://www.googleapis.com";
 pub const MULTIPART_MAX: u64 = 5 * 1024 * 1024;
 /// Resumable uploads send chunks of this size (a multiple of 256 KiB).
 pub const DEFAULT_CHUNK: usize = 8 * 1024 * 1024;
+/// `wait_for_change` polls the change feed this often.
+pub const DEFAULT_CHANGE_POLL: std::time::Duration = std::time::Duration::from_secs(20);
 /// Chunks must be multiples of this.
 pub const CHUNK_GRANULARITY: usize = 256 * 1024;
 
@@ -73,6 +77,8 @@ struct State {
     paths: HashMap<String, RelPath>,
     /// Path keys → ids.
     ids: HashMap<RelPath, String>,
+    /// How far `wait_for_change` has read past `page_token` (changes outside the root).
+    peek_token: Option<String>,
 }
 
 /// A folder in Google Drive used as the remote.
@@ -83,6 +89,7 @@ pub struct GoogleDrive {
     root: tokio::sync::Mutex<Option<String>>,
     state: Mutex<State>,
     chunk_size: usize,
+    change_poll: std::time::Duration,
 }
 
 impl GoogleDrive {
@@ -106,12 +113,19 @@ impl GoogleDrive {
             root: tokio::sync::Mutex::new(None),
             state: Mutex::new(State::default()),
             chunk_size: DEFAULT_CHUNK,
+            change_poll: DEFAULT_CHANGE_POLL,
         })
     }
 
     /// Sets the resumable chunk size (rounded down to a multiple of 256 KiB, at least one).
     pub fn with_chunk_size(mut self, bytes: usize) -> GoogleDrive {
         self.chunk_size = (bytes / CHUNK_GRANULARITY).max(1) * CHUNK_GRANULARITY;
+        self
+    }
+
+    /// Sets how often `wait_for_change` polls the change feed.
+    pub fn with_change_poll(mut self, every: std::time::Duration) -> GoogleDrive {
+        self.change_poll = every.max(std::time::Duration::from_millis(10));
         self
     }
 
@@ -212,6 +226,10 @@ impl Remote for GoogleDrive {
 
     async fn delete_permanently(&self, node: &Node) -> Result<(), RemoteError> {
         self.delete_for_good(node).await
+    }
+
+    async fn wait_for_change(&self, timeout: std::time::Duration) -> Result<bool, RemoteError> {
+        self.poll_for_change(timeout).await
     }
 
     async fn account_id(&self) -> Result<Option<String>, RemoteError> {

@@ -930,10 +930,29 @@ fn hostile_names_never_reach_the_disk() {
             );
         }
         let skipped = s.engine.skipped(Some("gd")).expect("skipped");
-        assert!(
-            skipped.iter().any(|r| r.code == "invalid-name"),
-            "{skipped:?}"
-        );
+        let rows: BTreeSet<(&str, &str)> = skipped
+            .iter()
+            .map(|r| (r.path.as_str(), r.code.as_str()))
+            .collect();
+        for dir in ["", "sub/"] {
+            for (path, code) in [
+                ("%2E", "invalid-name"),
+                ("%2E%2E", "invalid-name"),
+                ("a%2Fb", "invalid-name"),
+                ("..%2F..%2Fescape.txt", "invalid-name"),
+                ("%2Fetc%2Fpasswd", "invalid-name"),
+                ("nul%00byte", "invalid-name"),
+                ("(empty name)", "invalid-name"),
+                ("back\\slash", "forbidden-character"),
+                ("..\\..\\win.txt", "forbidden-character"),
+            ] {
+                let path = format!("{dir}{path}");
+                assert!(
+                    rows.contains(&(path.as_str(), code)),
+                    "{path} {code}: {rows:?}"
+                );
+            }
+        }
         assert_eq!(sync(&s.engine).await, 0, "converged");
         emu.stop().await;
     });

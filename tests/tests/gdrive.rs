@@ -17,6 +17,7 @@ use cloudsync_engine::engine::AddConnection;
 use cloudsync_engine::localfs::StdFs;
 use cloudsync_engine::remote::{Remote, RemoteError};
 use cloudsync_engine::secrets::{SecretRef, SecretStore};
+use cloudsync_engine::sessions::UploadSessions;
 use cloudsync_engine::store::Store;
 use cloudsync_engine::sync::Context;
 use cloudsync_engine::{Engine, EventBus};
@@ -612,6 +613,82 @@ fn a_resumable_upload_cut_midway_resumes_without_resending() {
         assert!(
             received < (size + CHUNK) as u64,
             "{received} bytes received for a {size}-byte file"
+        );
+        assert_eq!(download(&d, &n).await, data);
+        emu.stop().await;
+    });
+}
+
+/// The engine's upload-session store, in memory.
+#[derive(Default)]
+struct MemSessions(std::sync::Mutex<std::collections::HashMap<String, Value>>);
+
+impl UploadSessions for MemSessions {
+    fn load(&self, key: &str) -> Option<Value> {
+        self.0.lock().expect("lock").get(key).cloned()
+    }
+    fn save(&self, key: &str, _path: &RelPath, state: &Value) {
+        self.0
+            .lock()
+            .expect("lock")
+            .insert(key.into(), state.clone());
+    }
+    fn forget(&self, key: &str) {
+        self.0.lock().expect("lock").remove(key);
+    }
+}
+
+#[test]
+fn a_session_saved_before_a_crash_is_resumed_by_the_next_run() {
+    run(30, async {
+        let emu = emulator().await;
+        let tokens_dir = tempfile::tempdir().expect("tmp");
+        let sessions = Arc::new(MemSessions::default());
+        let d = client(&emu.base_url, "", renewing(&emu, &tokens_dir));
+        d.attach_upload_sessions(sessions.clone());
+        d.prepare_root().await.expect("prepare");
+        let size = 11 * CHUNK + 99;
+        let data = pseudo_random(size, 12);
+        emu.context.faults.reset_stats();
+        // The session start and three chunks pass; the fourth hangs, and the process
+        // "dies" while it waits.
+        fault(&emu, Fault::Slow { millis: 1 }, "/upload/drive/v3/files", 4);
+        fault(
+            &emu,
+            Fault::Slow { millis: 20_000 },
+            "/upload/drive/v3/files",
+            1,
+        );
+        let mut src: &[u8] = &data;
+        let crashed = tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            d.upload(&p("crash.bin"), &mut src, size as u64, 7, None),
+        )
+        .await;
+        assert!(crashed.is_err(), "the upload was still running");
+        drop(d);
+        assert_eq!(
+            sessions.0.lock().expect("lock").len(),
+            1,
+            "the session was saved"
+        );
+        emu.context.faults.clear();
+
+        let d = client(&emu.base_url, "", renewing(&emu, &tokens_dir));
+        d.attach_upload_sessions(sessions.clone());
+        let mut src: &[u8] = &data;
+        let n = d
+            .upload(&p("crash.bin"), &mut src, size as u64, 7, None)
+            .await
+            .expect("the next run resumes");
+        let received = emu.context.faults.stats().bytes_received;
+        assert!(
+            received < (size + CHUNK) as u64,
+            "{received} bytes received for a {size}-byte file"
+        );
+        assert!(
+            sessions.0.lock().expect("lock").is_empty(),
+            "forgotten when done"
         );
         assert_eq!(download(&d, &n).await, data);
         emu.stop().await;

@@ -5,6 +5,8 @@
 //! - Listing: a full walk once, then the change feed (`listing.rs`).
 //! - Uploads: `multipart` up to [`MULTIPART_MAX`], else resumable sessions in chunks of a
 //!   multiple of 256 KiB, resumed after a cut from what Drive says it holds (`upload.rs`).
+//!   With the engine's upload-session store attached, a session is saved per file version
+//!   and resumed by the next run after a crash.
 //!   A replacement first re-reads the file and compares its head revision with the one
 //!   the engine saw (Drive has no conditional write: a change landing between that check
 //!   and the upload is the race window). When the revision being replaced was not written
@@ -49,6 +51,7 @@ use async_trait::async_trait;
 use cloudsync_core::capabilities::ProviderRules;
 use cloudsync_core::{Capabilities, Node, RelPath, Tree};
 use cloudsync_engine::remote::{Listing, Remote, RemoteError};
+use cloudsync_engine::sessions::UploadSessions;
 
 use crate::auth::TokenSource;
 use crate::oauth::stored::token_source_from_config;
@@ -82,7 +85,6 @@ struct State {
 }
 
 /// A folder in Google Drive used as the remote.
-#[derive(Debug)]
 pub struct GoogleDrive {
     api: Api,
     root_path: Vec<String>,
@@ -90,6 +92,18 @@ pub struct GoogleDrive {
     state: Mutex<State>,
     chunk_size: usize,
     change_poll: std::time::Duration,
+    /// Where resumable sessions are kept across restarts (the engine attaches it).
+    sessions: Mutex<Option<Arc<dyn UploadSessions>>>,
+}
+
+impl std::fmt::Debug for GoogleDrive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GoogleDrive")
+            .field("api", &self.api)
+            .field("root_path", &self.root_path)
+            .field("chunk_size", &self.chunk_size)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GoogleDrive {
@@ -114,6 +128,7 @@ impl GoogleDrive {
             state: Mutex::new(State::default()),
             chunk_size: DEFAULT_CHUNK,
             change_poll: DEFAULT_CHANGE_POLL,
+            sessions: Mutex::new(None),
         })
     }
 
@@ -162,6 +177,13 @@ impl GoogleDrive {
     /// must lead to a full listing).
     pub fn set_change_token(&self, token: Option<String>) {
         self.state().page_token = token;
+    }
+
+    fn upload_sessions(&self) -> Option<Arc<dyn UploadSessions>> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -234,6 +256,13 @@ impl Remote for GoogleDrive {
 
     async fn account_id(&self) -> Result<Option<String>, RemoteError> {
         self.about_user().await
+    }
+
+    fn attach_upload_sessions(&self, sessions: Arc<dyn UploadSessions>) {
+        *self
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(sessions);
     }
 
     async fn prepare_root(&self) -> Result<(), RemoteError> {

@@ -11,6 +11,7 @@ use std::io::Read;
 
 use cloudsync_core::{Node, RelPath};
 use cloudsync_engine::remote::RemoteError;
+use cloudsync_engine::sessions::session_key;
 use md5::{Digest, Md5};
 use rand::Rng;
 use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE};
@@ -128,8 +129,9 @@ impl GoogleDrive {
             let f = self.multipart(target.as_deref(), &meta, data).await?;
             (f, md5)
         } else {
+            let key = session_key(path, size, mtime_ns);
             let (f, md5) = self
-                .resumable(target.as_deref(), &meta, source, size)
+                .resumable(&key, path, target.as_deref(), &meta, source, size)
                 .await?;
             // Mark the content as ours (a later replacement need not keep it).
             let url = self.api.url(&format!("/drive/v3/files/{}", enc(&f.id)));
@@ -371,18 +373,114 @@ impl GoogleDrive {
     }
 
     /// A resumable upload of `size` bytes from `source`; the file and the MD5 sent.
+    /// A session saved for this file version by an earlier run, and how much of it Drive
+    /// holds; the saved state is dropped when Drive no longer knows the session.
+    async fn saved_session(
+        &self,
+        key: &str,
+        target: Option<&str>,
+        size: u64,
+    ) -> Option<(String, Progress)> {
+        let store = self.upload_sessions()?;
+        let state = store.load(key)?;
+        let uri = state.get("uri").and_then(Value::as_str)?.to_string();
+        if state.get("target").and_then(Value::as_str) != target {
+            store.forget(key);
+            return None;
+        }
+        match self.progress(&uri, size).await {
+            Ok(p) => Some((uri, p)),
+            Err(e) => {
+                tracing::debug!(error = %e, "saved upload session unusable; starting over");
+                store.forget(key);
+                None
+            }
+        }
+    }
+
+    /// A resumable upload of `size` bytes from `source`; the file and the MD5 sent. With
+    /// an upload-session store attached, the session is saved under `key` (the file
+    /// version), so a later run resumes it after a crash.
     async fn resumable(
         &self,
+        key: &str,
+        path: &RelPath,
         target: Option<&str>,
         meta: &Value,
         source: &mut (dyn Read + Send),
         size: u64,
     ) -> Result<(DriveFile, String), RemoteError> {
-        let session = self.start_session(target, meta, size).await?;
         let mut md5 = Md5::new();
-        let mut buf = Vec::with_capacity(self.chunk_size);
         let mut start: u64 = 0;
+        let session = match self.saved_session(key, target, size).await {
+            Some((uri, progress)) => {
+                // Drive's part is skipped here, but still hashed for the final check.
+                let held = match &progress {
+                    Progress::Holds(n) => *n,
+                    Progress::Done(_) => size,
+                };
+                let mut skipped = Vec::new();
+                while start < held {
+                    let want = usize::try_from((held - start).min(self.chunk_size as u64))
+                        .unwrap_or(self.chunk_size);
+                    fill(source, &mut skipped, want)?;
+                    if skipped.is_empty() {
+                        break;
+                    }
+                    md5.update(&skipped);
+                    start += skipped.len() as u64;
+                }
+                tracing::debug!(path = %path, held, "resuming a saved upload session");
+                if let Progress::Done(f) = progress {
+                    if let Some(store) = self.upload_sessions() {
+                        store.forget(key);
+                    }
+                    return Ok((*f, hex(&md5.finalize())));
+                }
+                uri
+            }
+            None => {
+                let uri = self.start_session(target, meta, size).await?;
+                if let Some(store) = self.upload_sessions() {
+                    store.save(key, path, &json!({"uri": uri, "target": target}));
+                }
+                uri
+            }
+        };
+        let result = self.send_chunks(&session, source, size, start, md5).await;
+        if let Some(store) = self.upload_sessions() {
+            // Kept for a later run only while the session may still be resumed.
+            if !matches!(
+                result,
+                Err(RemoteError::Unavailable(_) | RemoteError::RateLimited(_))
+            ) || matches!(&result, Err(RemoteError::Unavailable(m)) if m.contains("expired"))
+            {
+                store.forget(key);
+            }
+        }
+        result
+    }
+
+    /// Sends `source` from byte `start` on to the session.
+    async fn send_chunks(
+        &self,
+        session: &str,
+        source: &mut (dyn Read + Send),
+        size: u64,
+        mut start: u64,
+        mut md5: Md5,
+    ) -> Result<(DriveFile, String), RemoteError> {
+        let mut buf = Vec::with_capacity(self.chunk_size);
         let mut resumes = 0;
+        if start >= size {
+            // A resumed session holding every byte: only the file is missing.
+            return match self.progress(session, size).await? {
+                Progress::Done(f) => Ok((*f, hex(&md5.finalize()))),
+                Progress::Holds(n) => Err(RemoteError::Unavailable(format!(
+                    "Drive holds {n} of {size} bytes of a finished upload"
+                ))),
+            };
+        }
         loop {
             fill(source, &mut buf, self.chunk_size)?;
             md5.update(&buf);
@@ -401,7 +499,7 @@ impl GoogleDrive {
                 let outcome = self
                     .api
                     .send_raw(|c| {
-                        c.put(&session)
+                        c.put(session)
                             .header(CONTENT_RANGE, &range)
                             .body(slice.to_vec())
                     })
@@ -446,7 +544,7 @@ impl GoogleDrive {
                                 "the upload was cut {resumes} times"
                             )));
                         }
-                        self.progress(&session, size).await?
+                        self.progress(session, size).await?
                     }
                 };
                 match progress {
@@ -470,7 +568,7 @@ impl GoogleDrive {
             start = end;
             if last {
                 // Every byte is held but the last answer was a 308: ask for the file.
-                return match self.progress(&session, size).await? {
+                return match self.progress(session, size).await? {
                     Progress::Done(f) => Ok((*f, hex(&md5.finalize()))),
                     Progress::Holds(n) => Err(RemoteError::Unavailable(format!(
                         "Drive holds {n} of {size} bytes after the last chunk"

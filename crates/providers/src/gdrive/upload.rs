@@ -25,6 +25,8 @@ use super::{GoogleDrive, MULTIPART_MAX};
 pub const OWN_MD5: &str = "cloudsyncMd5";
 /// Resumes tried within one upload before giving it back to the engine.
 const MAX_RESUMES: u32 = 8;
+/// What an upload fails with when Drive no longer knows its session (it starts over).
+const SESSION_GONE: &str = "the upload session expired; the upload starts over";
 /// Status queries tried after one cut.
 const STATUS_ATTEMPTS: u32 = 5;
 
@@ -353,11 +355,7 @@ impl GoogleDrive {
                 200 | 201 => {
                     return Ok(Progress::Done(Box::new(file_of(r, "upload status").await?)))
                 }
-                404 | 410 => {
-                    return Err(RemoteError::Unavailable(
-                        "the upload session expired; the upload starts over".into(),
-                    ))
-                }
+                404 | 410 => return Err(RemoteError::Unavailable(SESSION_GONE.into())),
                 500..=599 => last = error_of(r, "upload status").await,
                 _ => match error_of(r, "upload status").await {
                     RemoteError::RateLimited(after) => {
@@ -450,11 +448,12 @@ impl GoogleDrive {
         let result = self.send_chunks(&session, source, size, start, md5).await;
         if let Some(store) = self.upload_sessions() {
             // Kept for a later run only while the session may still be resumed.
-            if !matches!(
-                result,
-                Err(RemoteError::Unavailable(_) | RemoteError::RateLimited(_))
-            ) || matches!(&result, Err(RemoteError::Unavailable(m)) if m.contains("expired"))
-            {
+            let resumable = match &result {
+                Err(RemoteError::Unavailable(m)) => m != SESSION_GONE,
+                Err(RemoteError::RateLimited(_)) => true,
+                _ => false,
+            };
+            if !resumable {
                 store.forget(key);
             }
         }
@@ -510,9 +509,7 @@ impl GoogleDrive {
                         Some(Progress::Done(Box::new(file_of(r, "upload").await?)))
                     }
                     Ok(r) if r.status().as_u16() == 404 || r.status().as_u16() == 410 => {
-                        return Err(RemoteError::Unavailable(
-                            "the upload session expired; the upload starts over".into(),
-                        ))
+                        return Err(RemoteError::Unavailable(SESSION_GONE.into()))
                     }
                     Ok(r) if r.status().is_server_error() => {
                         tracing::debug!(status = %r.status(), "chunk refused; asking where the upload stands");

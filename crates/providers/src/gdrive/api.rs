@@ -132,6 +132,11 @@ impl std::fmt::Debug for Api {
 
 /// A request that failed before any answer (connect, reset, timeout).
 pub fn network(e: reqwest::Error) -> RemoteError {
+    // A session URI's upload_id lets anyone write to the upload: kept out of messages.
+    let secret_url = e
+        .url()
+        .is_some_and(|u| u.query().is_some_and(|q| q.contains("upload_id")));
+    let e = if secret_url { e.without_url() } else { e };
     let mut text = e.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {

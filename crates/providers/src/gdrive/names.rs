@@ -3,9 +3,10 @@
 //!
 //! Drive allows several entries with one name in a folder; the engine's trees are keyed
 //! by path. The mapping, folder by folder:
-//! 1. an entry keeps the local path it had before (the previous listing, or what this
-//!    client last wrote for that id) when that path still fits: same folder, and its name
-//!    is the entry's name or that name's duplicate form;
+//! 1. an entry keeps the local name it had before (the previous listing, or what this
+//!    client last wrote for that id) when it still fits: same folder (by id, so renaming
+//!    the folder changes nothing inside), and that name is the entry's name or that
+//!    name's duplicate form;
 //! 2. the others, oldest first (`createdTime`, then id), take their own name when free,
 //!    else the duplicate form `stem (ID8).ext` (`ID8`: the first 8 characters of the id;
 //!    the whole id if that is taken too).
@@ -102,6 +103,8 @@ pub fn build(
     for list in children.values_mut() {
         list.sort_by(|a, b| (&a.created_time, &a.id).cmp(&(&b.created_time, &b.id)));
     }
+    // Which id each prior path belonged to, to recognise a folder after its rename.
+    let prior_ids: HashMap<&RelPath, &str> = prior.iter().map(|(id, p)| (p, id.as_str())).collect();
     let mut out = Built::default();
     let mut queue: Vec<(String, Option<RelPath>)> = vec![(root.to_string(), None)];
     while let Some((folder, dir)) = queue.pop() {
@@ -137,15 +140,21 @@ pub fn build(
             }
             // Rule 1: the path it had, if it still fits.
             let kept = prior.get(&f.id).filter(|p| {
-                p.parent() == dir
+                // Same folder: by id, so a renamed folder keeps its children's names.
+                let same_folder = match p.parent() {
+                    None => folder == root,
+                    Some(pp) => prior_ids.get(&pp).is_some_and(|id| *id == folder),
+                };
+                same_folder
                     && (p.name() == f.name
                         || p.name() == duplicate_name(&f.name, &f.id, false)
                         || p.name() == duplicate_name(&f.name, &f.id, true))
             });
+            let kept = kept.and_then(|p| RelPath::child_of(dir.as_ref(), p.name()).ok());
             match kept {
                 Some(p) if !taken.contains(&p.key()) => {
                     taken.insert(p.key());
-                    placed.push((f, p.clone()));
+                    placed.push((f, p));
                 }
                 _ => pending.push(f),
             }

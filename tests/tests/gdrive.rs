@@ -905,6 +905,26 @@ fn whole_engine_both_ways() {
                 .any(|r| r["md5Checksum"] == drive_md5 && r["keepForever"] == true),
             "{revs:?}"
         );
+
+        // Two same-named files on Drive both arrive, and stay tied to their ids.
+        let one = raw.create(&root, "dup.txt", b"one").await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let other = raw.create(&root, "dup.txt", b"other, longer").await;
+        sync(&s.engine).await;
+        let suffixed = format!("dup ({}).txt", &other[..8]);
+        assert_eq!(
+            std::fs::read(s.local.join("dup.txt")).expect("read"),
+            b"one"
+        );
+        assert_eq!(
+            std::fs::read(s.local.join(&suffixed)).expect("read"),
+            b"other, longer"
+        );
+        std::fs::write(s.local.join(&suffixed), "edited through its local name").expect("write");
+        sync(&s.engine).await;
+        assert_eq!(raw.content(&other).await, b"edited through its local name");
+        assert_eq!(raw.content(&one).await, b"one");
+        assert_eq!(raw.meta(&other).await["name"], "dup.txt");
         assert_eq!(sync(&s.engine).await, 0, "converged");
         let _ = &s.base;
         emu.stop().await;

@@ -545,6 +545,7 @@ pub async fn create(
     }
     let value = acc.resource(&file);
     acc.insert(file);
+    g.persist(&accounts);
     Ok(json(partial(&value, params.get("fields"), FILE_DEFAULT)?))
 }
 
@@ -564,6 +565,7 @@ pub async fn update(
     acc.record(&changed);
     let f = acc.get(&file_id)?;
     let value = acc.resource(f);
+    g.persist(&accounts);
     Ok(json(partial(&value, params.get("fields"), FILE_DEFAULT)?))
 }
 
@@ -588,6 +590,7 @@ pub async fn delete(
         acc.files.remove(g);
     }
     acc.record(&gone);
+    g.persist(&accounts);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

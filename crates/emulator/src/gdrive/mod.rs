@@ -7,7 +7,7 @@
 //!   the discovery document's `/resumable/upload/...` alias ([`upload`]);
 //! - Google's OAuth pages `/o/oauth2/v2/auth` and `/token` ([`oauth_pages`]).
 //!
-//! State is per account ([`store`]); errors use Drive's JSON shape ([`errors`]); the
+//! State is per account ([`store`]), kept across restarts with `--data` ([`persist`]); errors use Drive's JSON shape ([`errors`]); the
 //! `fields` selector and the `q` syntax have their own modules ([`fields`], [`query`]).
 //! With hostile names switched on, every listed folder also holds entries named `..`,
 //! `a/b`, `back\slash`, `nul\0byte` and `/etc/passwd` ([`hostile`]).
@@ -18,6 +18,7 @@ pub mod fields;
 pub mod files;
 pub mod hostile;
 pub mod oauth_pages;
+pub mod persist;
 pub mod query;
 pub mod revisions;
 pub mod store;
@@ -70,6 +71,19 @@ impl Gdrive {
             .map_err(|_| DriveError::auth_error())
     }
 
+    /// Writes the state to `--data` (after a change); a failure is logged, the answer
+    /// stands.
+    pub fn persist(&self, accounts: &std::collections::HashMap<String, store::Account>) {
+        if let Some(dir) = &self.ctx.options.data {
+            if let Err(e) = persist::save(dir, accounts) {
+                tracing::warn!(
+                    "cannot save the Drive emulator's state in {}: {e}",
+                    dir.display()
+                );
+            }
+        }
+    }
+
     /// True when listings should carry hostile names.
     pub fn hostile(&self) -> bool {
         self.ctx
@@ -95,14 +109,15 @@ pub fn json(value: Value) -> Response {
 /// The provider's endpoints.
 ///
 /// # Errors
-/// None: all state is in memory (the `--data` option is not used by this provider).
+/// The state kept in `--data` cannot be read.
 pub fn app(context: Arc<Context>) -> std::io::Result<ProviderApp> {
-    if context.options.data.is_some() {
-        tracing::warn!("the Drive emulator keeps its state in memory; --data is not used");
-    }
+    let drive = match &context.options.data {
+        Some(dir) => Drive::with_accounts(persist::load(dir)?),
+        None => Drive::default(),
+    };
     let state = Arc::new(Gdrive {
         ctx: context,
-        drive: Drive::default(),
+        drive,
         scopes: oauth_pages::Scopes::default(),
     });
     let uploads = post(upload::start)

@@ -151,6 +151,7 @@ pub async fn update(
     f.version += 1;
     let f = f.clone();
     acc.record(std::slice::from_ref(&id));
+    g.persist(&accounts);
     let value = Account::revision_resource(&f, &r);
     Ok(json(partial(
         &value,

@@ -2,7 +2,7 @@
 //! each; a root folder answering to `root`), each binary file's revisions, and the change
 //! log the `changes` endpoints page through. Resumable upload sessions live here too.
 //!
-//! Everything is in memory (the emulator's `--data` option is not used by this provider).
+//! Everything is in memory; with `--data`, [`super::persist`] keeps it across restarts.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -156,6 +156,16 @@ pub struct Session {
 pub struct Drive {
     accounts: Mutex<HashMap<String, Account>>,
     sessions: Mutex<HashMap<String, Session>>,
+}
+
+impl Drive {
+    /// A Drive holding `accounts` (loaded from `--data`).
+    pub fn with_accounts(accounts: HashMap<String, Account>) -> Drive {
+        Drive {
+            accounts: Mutex::new(accounts),
+            sessions: Mutex::default(),
+        }
+    }
 }
 
 /// RFC 3339 in UTC with milliseconds, as Drive writes times.

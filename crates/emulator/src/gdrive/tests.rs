@@ -921,3 +921,78 @@ async fn parents_are_changed_only_through_add_and_remove() {
     assert_eq!(old.bytes().await.expect("bytes").as_ref(), b"f");
     emu.stop().await;
 }
+
+#[tokio::test]
+async fn data_dir_keeps_files_revisions_and_changes_across_restarts() {
+    let dir = std::env::temp_dir().join(format!("gdrive-emu-{}", crate::oauth::random_token("t")));
+    let options = || Options {
+        accept_token: Some(TOKEN.into()),
+        data: Some(dir.clone()),
+        ..Options::default()
+    };
+    let c = Client::new();
+    let emu = spawn(
+        Provider::Gdrive,
+        "127.0.0.1:0".parse().expect("addr"),
+        options(),
+    )
+    .await
+    .expect("start");
+    let f = multipart(&emu, &c, json!({"name": "kept.txt"}), b"kept bytes").await;
+    let id = f["id"].as_str().expect("id").to_string();
+    let start = body(
+        c.get(format!("{}/drive/v3/changes/startPageToken", emu.base_url))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("token"),
+    )
+    .await;
+    emu.stop().await;
+
+    let emu = spawn(
+        Provider::Gdrive,
+        "127.0.0.1:0".parse().expect("addr"),
+        options(),
+    )
+    .await
+    .expect("restart");
+    let meta = body(
+        c.get(format!("{}/drive/v3/files/{id}", emu.base_url))
+            .bearer_auth(TOKEN)
+            .query(&[("fields", "name,md5Checksum,headRevisionId")])
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
+    assert_eq!(meta["name"], "kept.txt");
+    assert_eq!(meta["md5Checksum"], f["md5Checksum"]);
+    assert_eq!(meta["headRevisionId"], f["headRevisionId"]);
+    let bytes = c
+        .get(format!("{}/drive/v3/files/{id}?alt=media", emu.base_url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("media")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(bytes.as_ref(), b"kept bytes");
+    // The saved page token still reads the feed (empty: nothing changed since).
+    let feed = body(
+        c.get(format!("{}/drive/v3/changes", emu.base_url))
+            .bearer_auth(TOKEN)
+            .query(&[(
+                "pageToken",
+                start["startPageToken"].as_str().expect("token"),
+            )])
+            .send()
+            .await
+            .expect("changes"),
+    )
+    .await;
+    assert_eq!(feed["changes"], json!([]));
+    emu.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

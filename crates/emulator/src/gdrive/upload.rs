@@ -60,6 +60,7 @@ pub async fn start(
                 content_type.as_deref(),
                 &params,
             )?;
+            g.persist(&accounts);
             Ok(json(partial(&value, params.get("fields"), FILE_DEFAULT)?))
         }
         Some("multipart") => {
@@ -74,6 +75,7 @@ pub async fn start(
                 media_type.as_deref(),
                 &params,
             )?;
+            g.persist(&accounts);
             Ok(json(partial(&value, params.get("fields"), FILE_DEFAULT)?))
         }
         Some("resumable") => {
@@ -432,6 +434,7 @@ pub async fn session_put(
             return Err(e);
         }
     };
+    g.persist(&accounts);
     let answer = partial(&value, session.fields.as_ref(), FILE_DEFAULT)?;
     session.done = Some(answer.clone());
     Ok((status, axum::Json(answer)).into_response())

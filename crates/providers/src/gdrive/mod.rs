@@ -4,8 +4,8 @@
 //!   entries get stable local names (`names.rs`); uploads, renames and deletes address ids.
 //! - Listing: a full walk once, then the change feed (`listing.rs`).
 //! - Uploads: `multipart` up to [`MULTIPART_MAX`], else resumable sessions in chunks of a
-//!   multiple of 256 KiB, resumed after a cut from what Drive says it holds (`upload.rs`).
-//!   With the engine's upload-session store attached, a session is saved per file version
+//!   multiple of 256 KiB, resumed after a cut (or a wait after a rate limit) from what Drive
+//!   says it holds (`upload.rs`). With the engine's upload-session store attached, a session is saved per file version
 //!   and resumed by the next run after a crash.
 //!   A replacement first re-reads the file and compares its head revision with the one
 //!   the engine saw (Drive has no conditional write: a change landing between that check
@@ -13,8 +13,9 @@
 //!   by this client (its MD5 differs from the `cloudsyncMd5` app property set on each
 //!   upload), it is pinned with `keepForever` first, so a keep-local conflict leaves the
 //!   remote change as a kept revision, as the spec asks.
-//! - Downloads stream with `alt=media`, resume a cut body with `Range`, and check the MD5 or
-//!   SHA-256 Drive reports (`download.rs`).
+//! - Hashes: `md5Checksum` as `md5:hex` (the kind the engine computes for Drive); the
+//!   revision is `headRevisionId`. Downloads stream with `alt=media`, resume a cut body with
+//!   `Range`, and are checked against that MD5 (`download.rs`).
 //! - `wait_for_change` polls the change feed every [`DEFAULT_CHANGE_POLL`] and reports
 //!   changes below the root only.
 //! - Deletes move to Drive's trash (`trashed: true`); [`Remote::delete_permanently`] deletes.

@@ -1054,3 +1054,50 @@ fn hostile_names_never_reach_the_disk() {
         emu.stop().await;
     });
 }
+
+// --- Scenarios ------------------------------------------------------------------------
+
+/// Scenarios whose remote actions exercise Drive's id-based moves, folder moves and
+/// deletes, remote-side edits and restarts, with the remote on the Drive emulator (the
+/// keep-local conflict scenarios expect conflicted copies, which a remote keeping
+/// revisions does not make; they are covered by `whole_engine_both_ways`).
+#[test]
+fn scenarios_on_the_drive_emulator() {
+    use cloudsync_tests::scenario::{run_file_on_cloud, scenario_dir, CloudRun};
+    let started = std::time::Instant::now();
+    let mut ran = 0;
+    for name in [
+        "create_remote",
+        "modify_remote",
+        "delete_remote",
+        "delete_remote_edit_local",
+        "delete_local_edit_remote",
+        "rename_file_remote",
+        "rename_folder_remote",
+        "move_folder_remote",
+        "move_file_remote",
+        "rename_folder_local_add_inside_remote",
+        "move_folder_local_edit_inside_remote",
+        "delete_folder_remote_edit_inside_local",
+        "rename_both_sides_differently",
+        "swap_names_local",
+        "case_only_rename_remote",
+        "file_to_folder_remote",
+        "restart_between_syncs",
+        "skip_forbidden_characters_remote",
+        "conflict_keep_remote",
+        "both_created_same_content",
+    ] {
+        let path = scenario_dir().join(format!("{name}.scn"));
+        match run_file_on_cloud(&path, Provider::Gdrive) {
+            Ok(CloudRun::Passed) => ran += 1,
+            Ok(CloudRun::NotApplicable(why)) => panic!("{name} does not apply: {why}"),
+            Err(e) => panic!("\n{e}"),
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(40),
+            "scenarios too slow"
+        );
+    }
+    assert_eq!(ran, 20);
+}

@@ -39,7 +39,11 @@ pub async fn dlink(
     if !agent_ok(&headers) {
         return errno::download(StatusCode::FORBIDDEN, UA_REFUSED);
     }
-    let account = match b.ctx.tokens.check_bearer(q.get("access_token").map(String::as_str)) {
+    let account = match b
+        .ctx
+        .tokens
+        .check_bearer(q.get("access_token").map(String::as_str))
+    {
         Ok(a) => a,
         Err(_) => return errno::download(StatusCode::FORBIDDEN, errno::PCS_TOKEN),
     };

@@ -47,7 +47,10 @@ pub fn list_item(e: &Entry, dir_empty: Option<bool>) -> Value {
     });
     if let Some(map) = v.as_object_mut() {
         if e.isdir {
-            map.insert("dir_empty".into(), json!(u8::from(dir_empty.unwrap_or(true))));
+            map.insert(
+                "dir_empty".into(),
+                json!(u8::from(dir_empty.unwrap_or(true))),
+            );
             map.insert("empty".into(), json!(0));
         } else {
             map.insert("md5".into(), json!(e.md5));

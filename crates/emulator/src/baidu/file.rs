@@ -244,12 +244,7 @@ fn create(b: &Baidu, q: &Params, f: &Params) -> Response {
             }
             let parts: Vec<&Bytes> = upload.received.values().collect();
             let first = parts.first().map_or(0, |p| p.len());
-            if parts
-                .iter()
-                .rev()
-                .skip(1)
-                .any(|p| p.len() != first)
-            {
+            if parts.iter().rev().skip(1).any(|p| p.len() != first) {
                 return Err(errno::PARAM_ABNORMAL);
             }
             let mut all = BytesMut::with_capacity(size as usize);
@@ -415,7 +410,9 @@ fn apply(b: &Baidu, account: &str, opera: &str, item: &Item, default_ondup: &str
             _ => match &item.dest {
                 Some(dest) => (
                     dest.clone(),
-                    item.newname.clone().unwrap_or_else(|| src.name().to_string()),
+                    item.newname
+                        .clone()
+                        .unwrap_or_else(|| src.name().to_string()),
                 ),
                 None => return errno::BAD_PARAM,
             },

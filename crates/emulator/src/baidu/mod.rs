@@ -40,13 +40,15 @@ pub mod multimedia;
 pub mod oauth;
 pub mod pcs;
 pub mod store;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -160,7 +162,8 @@ impl Baidu {
 
     /// A fresh fs_id.
     pub fn new_id(&self) -> u64 {
-        self.next_id.fetch_add(1 + rand::random::<u64>() % 7, Ordering::Relaxed)
+        self.next_id
+            .fetch_add(1 + rand::random::<u64>() % 7, Ordering::Relaxed)
     }
 
     /// Runs `f` on `account`'s drive.
@@ -255,10 +258,7 @@ struct SettingsChange {
     app_name: Option<String>,
 }
 
-async fn change_settings(
-    State(b): State<Arc<Baidu>>,
-    Json(c): Json<SettingsChange>,
-) -> StatusCode {
+async fn change_settings(State(b): State<Arc<Baidu>>, Json(c): Json<SettingsChange>) -> StatusCode {
     let mut s = lock(&b.settings);
     if let Some(v) = c.listall_per_minute {
         s.listall_per_minute = v;
@@ -311,6 +311,8 @@ pub fn app(context: Arc<Context>) -> std::io::Result<ProviderApp> {
         )
         .route("/device/qrcode/{hash}/{code}", get(oauth::device_qrcode))
         .route("/__emulator/baidu/settings", post(change_settings))
+        // An SVIP block is 32 MB, plus the multipart framing.
+        .layer(DefaultBodyLimit::max(40 * 1024 * 1024))
         .with_state(state);
     Ok(ProviderApp {
         router,

@@ -88,7 +88,10 @@ fn filemetas(b: &Baidu, q: &Params) -> Response {
     // Ids come as numbers or numeric strings.
     let ids: Option<Vec<u64>> = ids
         .iter()
-        .map(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+        .map(|v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
         .collect();
     let Some(ids) = ids.filter(|i| !i.is_empty() && i.len() <= 100) else {
         return errno::xpan(errno::BAD_PARAM);

@@ -68,7 +68,10 @@ pub async fn authorize_decision(State(b): State<Arc<Baidu>>, Form(f): Form<Param
     let oob = redirect_uri == "oob";
     if param(&f, "decision") != Some("allow") {
         if oob {
-            return (StatusCode::FORBIDDEN, Html("<p>Access denied.</p>".to_string()))
+            return (
+                StatusCode::FORBIDDEN,
+                Html("<p>Access denied.</p>".to_string()),
+            )
                 .into_response();
         }
         let mut back = vec![("error", "access_denied")];
@@ -124,7 +127,9 @@ pub async fn token(State(b): State<Arc<Baidu>>, Query(q): Query<Params>) -> Resp
         },
         "refresh_token" => match param(&q, "refresh_token") {
             Some(rt) => tokens.refresh(rt, client_id, true),
-            None => Err(TokenError::InvalidRequest("refresh_token is required".into())),
+            None => Err(TokenError::InvalidRequest(
+                "refresh_token is required".into(),
+            )),
         },
         "device_token" => match param(&q, "code") {
             Some(code) => tokens.poll_device(code, client_id),
@@ -198,8 +203,11 @@ pub async fn device_decision(State(b): State<Arc<Baidu>>, Form(f): Form<Params>)
     }
     let account = param(&f, "account").unwrap_or(shared::DEFAULT_ACCOUNT);
     if b.ctx.tokens.approve_device(code, account) {
-        Html("<p id=\"done\">Done: the device is connected. You can close this page.</p>".to_string())
-            .into_response()
+        Html(
+            "<p id=\"done\">Done: the device is connected. You can close this page.</p>"
+                .to_string(),
+        )
+        .into_response()
     } else {
         (
             StatusCode::BAD_REQUEST,

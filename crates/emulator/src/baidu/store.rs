@@ -374,7 +374,10 @@ mod tests {
 
     #[test]
     fn the_rename_pattern_is_the_documented_one() {
-        assert_eq!(numbered("/apps/x/test.txt", 1, false), "/apps/x/test(1).txt");
+        assert_eq!(
+            numbered("/apps/x/test.txt", 1, false),
+            "/apps/x/test(1).txt"
+        );
         assert_eq!(numbered("/apps/x/dir", 1, true), "/apps/x/dir(1)");
         assert_eq!(numbered("/apps/x/a.b.c", 2, false), "/apps/x/a.b(2).c");
     }

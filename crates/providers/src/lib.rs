@@ -4,11 +4,13 @@
 //!   listing-based change detection. It needs no network and is the default.
 //! - [`webdav`]: a WebDAV server (PROPFIND listing, PUT to a temp name then MOVE, deletes
 //!   moved into the remote's `.cloudsync-trash/`).
+//! - [`baidu`]: Baidu Netdisk's app folder `/apps/<app name>` (xpan open platform).
 //! - [`s3`]: an S3-compatible bucket and key prefix (`object_store`, path-style requests).
 //!
 //! [`Factory`] builds a backend from a stored connection's provider id and JSON config.
 
 pub mod auth;
+pub mod baidu;
 pub mod local;
 pub mod s3;
 pub mod webdav;
@@ -29,6 +31,7 @@ impl RemoteFactory for Factory {
         config: &serde_json::Value,
     ) -> Result<Arc<dyn Remote>, RemoteError> {
         match provider {
+            "baidu" => Ok(Arc::new(baidu::Baidu::from_config(config)?)),
             "local" => Ok(Arc::new(local::LocalFolder::from_config(config)?)),
             "s3" => Ok(Arc::new(s3::S3::from_config(config)?)),
             "webdav" => Ok(Arc::new(webdav::WebDav::from_config(config)?)),

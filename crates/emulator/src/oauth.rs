@@ -507,31 +507,12 @@ pub fn code_page(provider: &str, code: &str) -> Html<String> {
 
 /// A 302 to the client's redirect URI with `code` (or `error`) and `state`.
 pub fn redirect_back(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
-    let mut url = redirect_uri.to_string();
-    let mut sep = if url.contains('?') { '&' } else { '?' };
-    for (k, v) in params {
-        url.push(sep);
-        sep = '&';
-        url.push_str(&form_encode(k));
-        url.push('=');
-        url.push_str(&form_encode(v));
-    }
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    let sep = if redirect_uri.contains('?') { '&' } else { '?' };
+    let url = format!("{redirect_uri}{sep}{query}");
     (StatusCode::FOUND, [(header::LOCATION, url)]).into_response()
-}
-
-/// `application/x-www-form-urlencoded` encoding of one value.
-pub fn form_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -546,7 +527,7 @@ mod tests {
     fn rfc7636_appendix_b_challenge() {
         // RFC 7636 Appendix B's verifier and its S256 challenge.
         assert_eq!(
-            pkce_s256("dBjftJeZ4CVP-1B0_wx7ItAPKuRXzXpfAgHQFSCTy7Y"),
+            pkce_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }

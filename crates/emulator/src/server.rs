@@ -173,15 +173,25 @@ pub async fn spawn(
         Provider::Gdrive => crate::gdrive::app(context.clone())?,
         Provider::Baidu => crate::baidu::app(context.clone())?,
     };
-    let router = with_faults(app, context.clone()).merge(control_routes(context.clone()));
+    Ok(serve(listener, app, context))
+}
+
+/// Serves `app` on `listener` with the fault layer and the control endpoints.
+fn serve(listener: TcpListener, app: ProviderApp, context: Arc<Context>) -> Emulator {
+    let base_url = context.base_url.clone();
+    // Uploads are as large as each provider allows (Dropbox: 150 MiB in one request), so
+    // axum's default 2 MB extractor limit is lifted; providers check their own limits.
+    let router = with_faults(app, context.clone())
+        .merge(control_routes(context.clone()))
+        .layer(axum::extract::DefaultBodyLimit::disable());
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(accept_loop(listener, router, stopped));
-    Ok(Emulator {
+    Emulator {
         base_url,
         context,
         stop: Some(stop),
         task,
-    })
+    }
 }
 
 /// Dropping the connection a request came on.
@@ -347,7 +357,13 @@ fn counting_body(req: Request, ctx: Arc<Context>) -> Request {
 
 /// Passes the first `limit` body bytes of `response`, then drops the connection.
 fn truncated(response: Response, limit: u64, kill: Option<ConnectionKill>) -> Response {
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
+    // The declared length stays the whole one, as it was when the cut happened.
+    if let Some(len) = http_body::Body::size_hint(&body).exact() {
+        parts
+            .headers
+            .insert(axum::http::header::CONTENT_LENGTH, len.into());
+    }
     let mut left = limit;
     let mut stream = body.into_data_stream();
     let cut_stream = async_stream(move |tx| async move {
@@ -393,4 +409,190 @@ where
     tokio::spawn(produce(tx));
     let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
     Body::from_stream(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct PlainErrors;
+
+    impl ErrorStyle for PlainErrors {
+        fn rate_limited(&self, _path: &str, retry_after: u64) -> Response {
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", retry_after.to_string())],
+                "slow down",
+            )
+                .into_response()
+        }
+        fn server_error(&self, _path: &str, status: StatusCode) -> Response {
+            (status, "broken").into_response()
+        }
+    }
+
+    const BLOB: usize = 1 << 20;
+
+    /// An emulator whose "provider" echoes body lengths and serves a 1 MiB blob.
+    async fn test_emulator() -> Emulator {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base_url = format!("http://{}", listener.local_addr().expect("addr"));
+        let context = Arc::new(Context {
+            base_url,
+            options: Options::default(),
+            tokens: Tokens::new(None, Duration::from_secs(60)),
+            faults: Faults::default(),
+            hostile_names: AtomicBool::new(false),
+        });
+        let router = Router::new()
+            .route(
+                "/echo",
+                post(|body: Bytes| async move { body.len().to_string() }),
+            )
+            .route("/blob", get(|| async { vec![7u8; BLOB] }));
+        let app = ProviderApp {
+            router,
+            errors: Arc::new(PlainErrors),
+        };
+        serve(listener, app, context)
+    }
+
+    async fn add(http: &reqwest::Client, base: &str, rule: serde_json::Value) {
+        let r = http
+            .post(format!("{base}/__emulator/faults"))
+            .json(&rule)
+            .send()
+            .await
+            .expect("control");
+        assert_eq!(r.status(), 204);
+    }
+
+    #[tokio::test]
+    async fn faults_are_worded_by_the_provider_and_run_out() {
+        let emu = test_emulator().await;
+        let http = reqwest::Client::new();
+        let base = emu.base_url.clone();
+        add(
+            &http,
+            &base,
+            serde_json::json!({"kind": "rate_limit", "retry_after": 7, "times": 1}),
+        )
+        .await;
+        add(
+            &http,
+            &base,
+            serde_json::json!({"kind": "server_error", "status": 502, "times": 1}),
+        )
+        .await;
+        let limited = http
+            .post(format!("{base}/echo"))
+            .body("abc")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(limited.status(), 429);
+        assert_eq!(limited.headers()["retry-after"], "7");
+        let broken = http
+            .post(format!("{base}/echo"))
+            .body("abc")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(broken.status(), 502);
+        let fine = http
+            .post(format!("{base}/echo"))
+            .body("abc")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(fine.text().await.expect("body"), "3");
+        let stats: Stats = http
+            .get(format!("{base}/__emulator/stats"))
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            (stats.requests, stats.faults_served, stats.bytes_received),
+            (3, 2, 3)
+        );
+        emu.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_reset_cuts_the_upload_and_a_truncation_cuts_the_download() {
+        let emu = test_emulator().await;
+        let http = reqwest::Client::new();
+        let base = emu.base_url.clone();
+        add(
+            &http,
+            &base,
+            serde_json::json!({"kind": "reset_mid_body", "after_bytes": 100000, "path_prefix": "/echo", "times": 1}),
+        )
+        .await;
+        let big = vec![1u8; 4 << 20];
+        let cut = http
+            .post(format!("{base}/echo"))
+            .body(big.clone())
+            .send()
+            .await;
+        assert!(
+            cut.is_err(),
+            "the upload must fail with a connection error: {cut:?}"
+        );
+        let received = emu.context.faults.stats().bytes_received;
+        assert!(
+            (100_000..4 << 20).contains(&received),
+            "the server read {received} bytes before cutting"
+        );
+        let whole = http
+            .post(format!("{base}/echo"))
+            .body(big)
+            .send()
+            .await
+            .expect("retry");
+        assert_eq!(whole.text().await.expect("body"), (4 << 20).to_string());
+
+        add(
+            &http,
+            &base,
+            serde_json::json!({"kind": "truncate_download", "after_bytes": 1000, "times": 1}),
+        )
+        .await;
+        let response = http
+            .get(format!("{base}/blob"))
+            .send()
+            .await
+            .expect("headers");
+        assert_eq!(response.content_length(), Some(BLOB as u64));
+        assert!(response.bytes().await.is_err(), "the body must end early");
+        let again = http.get(format!("{base}/blob")).send().await.expect("send");
+        assert_eq!(again.bytes().await.expect("whole").len(), BLOB);
+        emu.stop().await;
+    }
+
+    #[tokio::test]
+    async fn slow_waits_then_answers() {
+        let emu = test_emulator().await;
+        let http = reqwest::Client::new();
+        let base = emu.base_url.clone();
+        add(
+            &http,
+            &base,
+            serde_json::json!({"kind": "slow", "millis": 300, "times": 1}),
+        )
+        .await;
+        let started = std::time::Instant::now();
+        let r = http
+            .post(format!("{base}/echo"))
+            .body("x")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.text().await.expect("body"), "1");
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        emu.stop().await;
+    }
 }

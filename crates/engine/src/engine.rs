@@ -118,7 +118,13 @@ pub struct Engine {
     live: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<Option<LiveTrees>>>>>,
     /// When each connection's trash folders were last purged (seconds).
     purged: Mutex<HashMap<i64, i64>>,
+    /// Each connection's open remote, with the config it was opened with. Kept between
+    /// syncs so a change feed's cursor, renewed tokens and server probes carry over.
+    remotes: Mutex<HashMap<i64, OpenRemote>>,
 }
+
+/// A remote opened for a connection, with the provider and config it was opened with.
+type OpenRemote = (String, Arc<dyn Remote>);
 
 /// How often a running engine purges a connection's trash folders.
 const PURGE_EVERY_SECS: i64 = 3600;
@@ -147,6 +153,35 @@ impl Engine {
             factory,
             live: Mutex::new(HashMap::new()),
             purged: Mutex::new(HashMap::new()),
+            remotes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The open remote of `conn`, opened anew when its provider or config changed.
+    ///
+    /// # Errors
+    /// The factory's error.
+    pub fn remote_for(&self, conn: &Connection) -> Result<Arc<dyn Remote>, EngineError> {
+        let key = format!("{}\n{}", conn.provider, conn.remote);
+        let mut remotes = self
+            .remotes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((k, r)) = remotes.get(&conn.id) {
+            if *k == key {
+                return Ok(r.clone());
+            }
+        }
+        let remote = self.factory.open(&conn.provider, &conn.remote)?;
+        remotes.insert(conn.id, (key, remote.clone()));
+        Ok(remote)
+    }
+
+    /// Drops the open remote of a connection, so the next sync opens it again (after an
+    /// error, or a relink that stored new credentials).
+    pub fn forget_remote(&self, id: i64) {
+        if let Ok(mut remotes) = self.remotes.lock() {
+            remotes.remove(&id);
         }
     }
 
@@ -351,7 +386,7 @@ impl Engine {
             Some(t) => t,
             None => ConnectionSync::load(&self.store, conn.id)?,
         };
-        let remote = self.factory.open(&conn.provider, &conn.remote)?;
+        let remote = self.remote_for(&conn)?;
         self.purge_trashes(&conn, remote.as_ref()).await;
         let mut sync = ConnectionSync {
             ctx: &self.ctx,
@@ -400,6 +435,10 @@ impl Engine {
         }
         *guard = Some(sync.trees);
         drop(guard);
+        if result.is_err() {
+            // Credentials may have been renewed elsewhere, or the remote is in a bad state.
+            self.forget_remote(conn.id);
+        }
         let now = self.ctx.clock.now_ms();
         match result {
             Ok(()) if last.as_ref().is_some_and(|r| r.planned == 0) => {
@@ -494,7 +533,7 @@ impl Engine {
             Some(t) => t,
             None => ConnectionSync::load(&self.store, conn.id)?,
         };
-        let remote = self.factory.open(&conn.provider, &conn.remote)?;
+        let remote = self.remote_for(&conn)?;
         let mut sync = ConnectionSync {
             ctx: &self.ctx,
             store: &self.store,

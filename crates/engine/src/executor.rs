@@ -22,7 +22,7 @@ use crate::bandwidth::{Throttle, ThrottledReader, ThrottledWriter};
 use crate::clock::Clock;
 use crate::error::{EngineError, RetryClass};
 use crate::events::{Direction, Event, EventBus};
-use crate::hash::{HashingReader, HashingWriter};
+use crate::hash::{HashKind, HashingReader, HashingWriter};
 use crate::live::Effect;
 use crate::localfs::{LocalFs, Meta};
 use crate::remote::{Remote, RemoteError};
@@ -52,6 +52,8 @@ pub struct Executor<'a> {
     pub transfers: usize,
     /// Remote deletes go to the backend's trash folder (`false`: deleted for good).
     pub remote_trash: bool,
+    /// The hash computed while transferring (the remote's kind where the engine knows it).
+    pub hash_kind: HashKind,
     /// Upload cap.
     pub up: Option<Arc<Throttle>>,
     /// Download cap.
@@ -469,13 +471,16 @@ impl Executor<'_> {
             direction: Direction::Upload,
             bytes: local.size,
         });
-        let mut reader = HashingReader::new(Progress::new(
-            ThrottledReader::new(file, self.up.clone()),
-            local.size,
-            local.path.as_str(),
-            Direction::Upload,
-            self,
-        ));
+        let mut reader = HashingReader::with_kind(
+            Progress::new(
+                ThrottledReader::new(file, self.up.clone()),
+                local.size,
+                local.path.as_str(),
+                Direction::Upload,
+                self,
+            ),
+            self.hash_kind,
+        );
         let result = self
             .remote
             .upload(
@@ -533,13 +538,16 @@ impl Executor<'_> {
             direction: Direction::Download,
             bytes: remote.size,
         });
-        let mut writer = HashingWriter::new(Progress::new(
-            ThrottledWriter::new(file, self.down.clone()),
-            remote.size,
-            local_path.as_str(),
-            Direction::Download,
-            self,
-        ));
+        let mut writer = HashingWriter::with_kind(
+            Progress::new(
+                ThrottledWriter::new(file, self.down.clone()),
+                remote.size,
+                local_path.as_str(),
+                Direction::Download,
+                self,
+            ),
+            self.hash_kind,
+        );
         let result = self.remote.download(remote, &mut writer).await;
         let (inner, hash, bytes) = writer.finish();
         let finished = result.map_err(Failed::from).and_then(|_| {
@@ -560,7 +568,7 @@ impl Executor<'_> {
                 ));
             }
             match &remote.hash {
-                Some(h) if h.starts_with("sha256:") && *h != hash => Err(Failed::Error(
+                Some(h) if self.hash_kind.is_kind_of(h) && *h != hash => Err(Failed::Error(
                     RemoteError::Unavailable(format!(
                         "download of {local_path} is corrupt (hash mismatch)"
                     ))
@@ -828,18 +836,22 @@ fn changes_local(op: &Op) -> bool {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// The tree changes of a finished upload: the remote node, and both versions as synced.
-fn uploaded_effects(key: &RelPath, sent: Node, uploaded: Node) -> [Effect; 2] {
-    [
-        Effect::Put(Side::Remote, key.clone(), uploaded.clone()),
-        Effect::PutSynced(
-            key.clone(),
-            SyncedNode {
-                local: sent,
-                remote: uploaded,
-            },
-        ),
-    ]
+/// The tree changes of a finished upload: the remote node, both versions as synced, and,
+/// when the file did not change while it was read, the local node with the hash the upload
+/// computed (the scanner leaves new files unhashed and trusts this one next time).
+fn uploaded_effects(key: &RelPath, sent: Node, uploaded: Node) -> Vec<Effect> {
+    let mut effects = vec![Effect::Put(Side::Remote, key.clone(), uploaded.clone())];
+    if sent.mtime_ns != -1 {
+        effects.push(Effect::Put(Side::Local, key.clone(), sent.clone()));
+    }
+    effects.push(Effect::PutSynced(
+        key.clone(),
+        SyncedNode {
+            local: sent,
+            remote: uploaded,
+        },
+    ));
+    effects
 }
 
 /// The conflicted copy's path beside `path` (same folder, the copy's name).

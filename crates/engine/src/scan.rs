@@ -1,6 +1,10 @@
 //! The local scanner: walks a sync root into a [`Tree`], applying the rules.
 //!
-//! It trusts (size, mtime, inode) from the previous scan and hashes only what changed.
+//! It trusts (size, mtime, inode) from the previous scan and hashes only what changed. A
+//! file new to it (no entry at that path, none moved there) is not hashed at all: it is
+//! uploaded, and the upload hashes it while reading it anyway. Only where the other side
+//! has an entry at the same path is the hash needed to compare, and [`fill_hashes`] adds it
+//! once the remote has been listed.
 //! Symlinks are never followed, special files and unreadable entries are skipped with
 //! their reason, and the engine's own files (root marker, trash, temp files) are invisible.
 
@@ -9,7 +13,9 @@ use std::path::{Path, PathBuf};
 use cloudsync_core::rules::{RuleSet, SkipRule, ROOT_MARKER, TRASH_DIR};
 use cloudsync_core::{Kind, Node, RelPath, Tree};
 
-use crate::hash::hash_reader;
+use std::collections::HashMap;
+
+use crate::hash::{hash_reader_as, HashKind};
 use crate::localfs::{EntryType, LocalFs};
 
 /// Prefix of the engine's temp files (a leading `.` keeps them out of sync anyway).
@@ -48,8 +54,14 @@ pub fn scan(
     root: &Path,
     rules: &RuleSet,
     previous: &Tree,
+    hash_kind: HashKind,
 ) -> std::io::Result<ScanOutcome> {
     let mut out = ScanOutcome::default();
+    let hashed_by_id: HashMap<&str, &Node> = previous
+        .values()
+        .filter(|n| n.kind == Kind::File && n.hash.is_some())
+        .filter_map(|n| n.id.as_deref().map(|id| (id, n)))
+        .collect();
     let mut stack: Vec<Option<RelPath>> = vec![None];
     let mut first = true;
     while let Some(dir_rel) = stack.pop() {
@@ -137,18 +149,29 @@ pub fn scan(
                     }
                 }
                 Kind::File => {
-                    let known = previous.get(&key).filter(|p| {
+                    let unchanged = |p: &Node| {
                         p.kind == Kind::File
-                            && p.path == path
                             && p.size == entry.meta.size
                             && p.mtime_ns == entry.meta.mtime_ns
                             && p.id == id
-                            && p.hash.is_some()
-                    });
+                            && p.hash.as_deref().is_some_and(|h| hash_kind.is_kind_of(h))
+                    };
+                    let before = previous.get(&key);
+                    let known = before
+                        .filter(|p| p.path == path && unchanged(p))
+                        .or_else(|| {
+                            // Moved here unchanged: same inode, size and mtime.
+                            id.as_deref()
+                                .and_then(|i| hashed_by_id.get(i).copied())
+                                .filter(|p| unchanged(p))
+                        });
                     let hash = match known {
                         Some(p) => p.hash.clone(),
+                        None if before.is_none() => None,
                         None => {
-                            let hashed = fs.open_read(&dir_abs.join(&name)).and_then(hash_reader);
+                            let hashed = fs
+                                .open_read(&dir_abs.join(&name))
+                                .and_then(|r| hash_reader_as(r, hash_kind));
                             match hashed {
                                 Ok((h, _)) => {
                                     out.hashed += 1;
@@ -183,6 +206,51 @@ pub fn scan(
     Ok(out)
 }
 
+/// Hashes the files of `tree` that the scan left unhashed and for which `wanted` says a
+/// comparison is coming (the other side has an entry at the same path). Files that cannot
+/// be read leave the tree and are returned with their reason; returns also how many were
+/// hashed.
+pub fn fill_hashes(
+    fs: &dyn LocalFs,
+    root: &Path,
+    tree: &mut Tree,
+    kind: HashKind,
+    wanted: impl Fn(&RelPath) -> bool,
+) -> (usize, Vec<(RelPath, SkipRule)>) {
+    let pending: Vec<RelPath> = tree
+        .iter()
+        .filter(|(k, n)| n.kind == Kind::File && n.hash.is_none() && wanted(k))
+        .map(|(k, _)| k.clone())
+        .collect();
+    let mut hashed = 0;
+    let mut unreadable = Vec::new();
+    for key in pending {
+        let Some(node) = tree.get_mut(&key) else {
+            continue;
+        };
+        match fs
+            .open_read(&abs(root, &node.path))
+            .and_then(|r| hash_reader_as(r, kind))
+        {
+            Ok((h, _)) => {
+                node.hash = Some(h);
+                hashed += 1;
+            }
+            Err(e) => {
+                let path = node.path.clone();
+                tree.remove(&key);
+                unreadable.push((
+                    path,
+                    SkipRule::Unreadable {
+                        error: e.to_string(),
+                    },
+                ));
+            }
+        }
+    }
+    (hashed, unreadable)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,7 +273,14 @@ mod tests {
         std::fs::write(root.join(ROOT_MARKER), "").expect("marker");
         std::fs::write(root.join(format!("{TEMP_PREFIX}1-2")), "partial").expect("temp");
 
-        let out = scan(&StdFs, root, &RuleSet::default_rules(), &Tree::new()).expect("scan");
+        let out = scan(
+            &StdFs,
+            root,
+            &RuleSet::default_rules(),
+            &Tree::new(),
+            HashKind::Sha256,
+        )
+        .expect("scan");
         let keys: Vec<&str> = out.tree.keys().map(|k| k.as_str()).collect();
         assert_eq!(keys, ["real.txt", "sub"]);
         let mut skipped: Vec<(String, &str)> = out
@@ -228,11 +303,75 @@ mod tests {
             1,
             "the leftover temp file is reported for cleanup"
         );
-        assert_eq!(out.hashed, 1);
+        // A file new to the scanner is left for the upload to hash.
+        assert_eq!(out.hashed, 0);
+    }
 
-        // A second scan trusts size, mtime and inode: nothing is hashed again.
-        let again = scan(&StdFs, root, &RuleSet::default_rules(), &out.tree).expect("rescan");
-        assert_eq!(again.hashed, 0);
-        assert_eq!(again.tree, out.tree);
+    fn key(p: &str) -> RelPath {
+        RelPath::new(p).expect("path")
+    }
+
+    fn scan_sha(root: &Path, previous: &Tree) -> ScanOutcome {
+        scan(
+            &StdFs,
+            root,
+            &RuleSet::default_rules(),
+            previous,
+            HashKind::Sha256,
+        )
+        .expect("scan")
+    }
+
+    #[test]
+    fn hashes_are_computed_when_wanted_then_trusted_until_the_file_changes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        std::fs::write(root.join("a.txt"), "abc").expect("write");
+        std::fs::write(root.join("b.txt"), "other").expect("write");
+        let mut first = scan_sha(root, &Tree::new());
+        assert_eq!(first.hashed, 0);
+        assert!(first.tree.values().all(|n| n.hash.is_none()));
+
+        // The remote has a.txt: its hash is needed for the comparison, b.txt's is not.
+        let (n, unreadable) = fill_hashes(&StdFs, root, &mut first.tree, HashKind::Sha256, |k| {
+            k.as_str() == "a.txt"
+        });
+        assert_eq!((n, unreadable.len()), (1, 0));
+        assert_eq!(
+            first.tree[&key("a.txt")].hash.as_deref(),
+            Some("sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
+
+        // Unchanged: trusted. b.txt has an entry now but no hash: it is hashed this time.
+        let second = scan_sha(root, &first.tree);
+        assert_eq!(second.hashed, 1);
+        assert!(second.tree.values().all(|n| n.hash.is_some()));
+        let third = scan_sha(root, &second.tree);
+        assert_eq!(third.hashed, 0);
+
+        // A changed file is hashed again; a file renamed unchanged keeps its hash unread.
+        std::fs::write(root.join("a.txt"), "abcd").expect("write");
+        std::fs::rename(root.join("b.txt"), root.join("c.txt")).expect("rename");
+        let fourth = scan_sha(root, &third.tree);
+        assert_eq!(fourth.hashed, 1);
+        assert_eq!(
+            fourth.tree[&key("c.txt")].hash,
+            third.tree[&key("b.txt")].hash
+        );
+
+        // Another hash kind (the remote changed kinds) means hashing again.
+        let md5 = scan(
+            &StdFs,
+            root,
+            &RuleSet::default_rules(),
+            &fourth.tree,
+            HashKind::Md5,
+        )
+        .expect("scan");
+        assert_eq!(md5.hashed, 2);
+        assert_eq!(
+            md5.tree[&key("c.txt")].hash.as_deref(),
+            Some("md5:795f3202b17cb6bc3d4b771d8c6c9eaf")
+        );
     }
 }

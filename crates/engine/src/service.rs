@@ -22,6 +22,7 @@ use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::events::Event;
 use crate::paths::ConfigDir;
+use crate::remote::Remote;
 
 /// Quiet time after the last local change before a sync starts.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
@@ -283,6 +284,10 @@ async fn worker_loop(engine: Arc<Engine>, name: String, wake: Arc<Notify>) {
                 detail: None,
             });
         }
+        // A push channel (Dropbox's longpoll) ends the wait as soon as the remote changes.
+        let watched = (!conn.paused && allowed)
+            .then(|| engine.remote_for(&conn).ok())
+            .flatten();
         tokio::select! {
             _ = wake.notified() => {
                 // Let a burst of changes settle before scanning.
@@ -294,6 +299,20 @@ async fn worker_loop(engine: Arc<Engine>, name: String, wake: Arc<Notify>) {
                 }
             }
             _ = tokio::time::sleep(wait) => {}
+            _ = remote_change(watched, wait) => {}
         }
     }
+}
+
+/// Resolves when `remote` reports a change within `wait`; otherwise never (the poll timer
+/// ends the wait then, and a failing push channel must not spin the loop).
+async fn remote_change(remote: Option<Arc<dyn Remote>>, wait: Duration) {
+    if let Some(remote) = remote {
+        match remote.wait_for_change(wait).await {
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(e) => tracing::debug!("change notifications: {e}"),
+        }
+    }
+    std::future::pending::<()>().await;
 }

@@ -18,10 +18,11 @@ use crate::clock::Clock;
 use crate::error::EngineError;
 use crate::events::{Event, EventBus};
 use crate::executor::Executor;
+use crate::hash::HashKind;
 use crate::live::LiveTrees;
 use crate::localfs::{EntryType, LocalFs};
 use crate::remote::Remote;
-use crate::scan::scan;
+use crate::scan::{fill_hashes, scan};
 use crate::store::{ConnState, Connection, Store, StoreError};
 
 /// Deletes below this many files never need approval.
@@ -197,7 +198,8 @@ impl ConnectionSync<'_> {
         let caps = self.remote.capabilities();
         let rules = RuleSet::new(caps.rules, &self.conn.settings)
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let scanned = scan(self.ctx.fs.as_ref(), &root, &rules, &self.trees.local)
+        let kind = HashKind::for_remote(caps.hash_kind.as_deref());
+        let mut scanned = scan(self.ctx.fs.as_ref(), &root, &rules, &self.trees.local, kind)
             .map_err(|e| EngineError::io("scan", &root, e))?;
         for temp in &scanned.stale_temps {
             let _ = self.ctx.fs.remove_file(temp);
@@ -205,6 +207,18 @@ impl ConnectionSync<'_> {
         let listing = self.remote.list(&self.trees.remote).await?;
         let (remote_tree, mut remote_skipped) = filter_remote(listing.nodes, &rules);
         remote_skipped.extend(listing.skipped);
+        let synced = &self.trees.synced;
+        let (_, unreadable) = fill_hashes(
+            self.ctx.fs.as_ref(),
+            &root,
+            &mut scanned.tree,
+            kind,
+            |key| {
+                remote_tree.get(key).is_some_and(|n| n.kind == Kind::File)
+                    || synced.contains_key(key)
+            },
+        );
+        scanned.skipped.extend(unreadable);
         let ignored: BTreeSet<RelPath> = scanned
             .skipped
             .iter()
@@ -368,6 +382,7 @@ impl ConnectionSync<'_> {
             host: &self.ctx.host,
             transfers: self.conn.settings.transfers.max(1),
             remote_trash: self.conn.settings.remote_trash,
+            hash_kind: HashKind::for_remote(self.remote.capabilities().hash_kind.as_deref()),
             up: self
                 .conn
                 .settings

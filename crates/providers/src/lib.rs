@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod baidu;
 pub mod local;
+pub mod oauth;
 pub mod s3;
 pub mod webdav;
 mod xml_text;

@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use cloudsync_core::rules::{RuleSet, ROOT_MARKER};
 use cloudsync_core::{Capabilities, Kind, Node, RelPath, Tree};
-use cloudsync_engine::hash::HashingWriter;
+use cloudsync_engine::hash::{HashKind, HashingWriter};
 use cloudsync_engine::localfs::{EntryType, LocalFs, StdFs};
 use cloudsync_engine::remote::{Listing, Remote, RemoteError};
-use cloudsync_engine::scan::{abs, scan, TEMP_PREFIX};
+use cloudsync_engine::scan::{abs, fill_hashes, scan, TEMP_PREFIX};
 
 /// A folder used as the remote.
 #[derive(Debug, Clone)]
@@ -156,7 +156,22 @@ impl Remote for LocalFolder {
     async fn list(&self, previous: &Tree) -> Result<Listing, RemoteError> {
         // Deletes here are permanent, so they went to the trash; it keeps them 30 days.
         let _ = cloudsync_engine::trash::purge(&self.root, chrono::Utc::now().timestamp());
-        let scanned = scan(&StdFs, &self.root, &RuleSet::default_rules(), previous)?;
+        let mut scanned = scan(
+            &StdFs,
+            &self.root,
+            &RuleSet::default_rules(),
+            previous,
+            HashKind::Sha256,
+        )?;
+        // Remote nodes always carry their hash: it is what the engine compares and records.
+        let (_, unreadable) = fill_hashes(
+            &StdFs,
+            &self.root,
+            &mut scanned.tree,
+            HashKind::Sha256,
+            |_| true,
+        );
+        scanned.skipped.extend(unreadable);
         Ok(Listing {
             nodes: scanned.tree.into_values().collect(),
             skipped: scanned.skipped,

@@ -22,9 +22,11 @@
 //!
 //! Config (`from_config`): `app_name` (required: the folder below `/apps`), `api_base`
 //! (one URL in place of pan.baidu.com, d.pcs.baidu.com and openapi.baidu.com; for the
-//! emulator), `app_key` (the AppKey, for sign-in), `token_secret` (a `SecretRef` holding
-//! the access token) or `access_token` (inline, for tests and scripts), and
-//! `listall_per_minute` (default 8; 0 turns pacing off).
+//! emulator), `app_key` and `secret_key` (the app's AppKey and SecretKey, for renewing
+//! tokens), `token_secret` (a `SecretRef` to the stored tokens, renewed through
+//! [`crate::oauth::stored::StoredTokenSource`]) or `access_token` (inline and never
+//! renewed, for tests and scripts), and `listall_per_minute` (default 8; 0 turns pacing
+//! off).
 
 mod api;
 mod download;
@@ -45,6 +47,8 @@ use cloudsync_engine::secrets::SecretRef;
 use serde_json::{json, Value};
 
 use crate::auth::{StaticToken, TokenSource};
+use crate::oauth::stored::StoredTokenSource;
+use crate::oauth::OAuthApp;
 
 /// Baidu's hosts.
 const PAN: &str = "https://pan.baidu.com";
@@ -172,17 +176,22 @@ impl Baidu {
         let s = |k: &str| config.get(k).and_then(Value::as_str);
         let app_name =
             s("app_name").ok_or_else(|| other("baidu backend config needs an \"app_name\""))?;
-        let token = match config.get("token_secret") {
+        let app_key = s("app_key");
+        let tokens: Arc<dyn TokenSource> = match config.get("token_secret") {
             Some(r) => {
                 let r: SecretRef = serde_json::from_value(r.clone())
                     .map_err(|e| other(format!("baidu config has a bad token reference: {e}")))?;
-                r.resolve().map_err(|e| RemoteError::Auth(e.to_string()))?
+                let app =
+                    OAuthApp::baidu(s("api_base"), app_key.unwrap_or_default(), s("secret_key"));
+                Arc::new(StoredTokenSource::open(app, r)?)
             }
-            None => s("access_token")
-                .ok_or_else(|| other("baidu backend config needs a \"token_secret\""))?
-                .to_string(),
+            None => {
+                Arc::new(StaticToken::new(s("access_token").ok_or_else(|| {
+                    other("baidu backend config needs a \"token_secret\"")
+                })?))
+            }
         };
-        let mut b = Baidu::new(app_name, s("api_base"), Arc::new(StaticToken::new(token)))?;
+        let mut b = Baidu::new(app_name, s("api_base"), tokens)?;
         b.app_key = s("app_key").map(str::to_string);
         if let Some(n) = config.get("listall_per_minute").and_then(Value::as_u64) {
             b.listall_per_minute = u32::try_from(n).unwrap_or(u32::MAX);

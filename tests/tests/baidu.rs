@@ -1,0 +1,675 @@
+//! The Baidu Netdisk backend against the in-process emulator: each `Remote` operation, the
+//! app-folder restriction, the whole engine both ways, faults (errno 31034, 5xx, a cut
+//! upload, a truncated download, expired tokens renewed through the emulator's OAuth
+//! endpoint), a resumed multi-block upload that sends only the missing blocks, and
+//! hostile names that never land outside the sync root.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use cloudsync_core::rules::SkipRule;
+use cloudsync_core::{ConnectionSettings, Kind, Node, RelPath, Tree};
+use cloudsync_emulator::faults::{Fault, FaultRule};
+use cloudsync_emulator::{spawn, Emulator, Options, Provider};
+use cloudsync_engine::clock::SystemClock;
+use cloudsync_engine::engine::AddConnection;
+use cloudsync_engine::localfs::StdFs;
+use cloudsync_engine::remote::{Remote, RemoteError};
+use cloudsync_engine::secrets::SecretRef;
+use cloudsync_engine::store::{Action, Store};
+use cloudsync_engine::sync::Context;
+use cloudsync_engine::{Engine, EventBus};
+use cloudsync_providers::auth::{StaticToken, TokenSource};
+use cloudsync_providers::baidu::Baidu;
+use cloudsync_providers::oauth::stored::StoredTokenSource;
+use cloudsync_providers::oauth::OAuthApp;
+use cloudsync_tests::run_for as run;
+use serde_json::json;
+
+const TOKEN: &str = "baidu-test-token";
+const APP: &str = "CloudSync";
+const BLOCK: usize = 4 * 1024 * 1024;
+
+fn rel(s: &str) -> RelPath {
+    RelPath::new(s).expect("valid path")
+}
+
+async fn emulator() -> Emulator {
+    let emu = spawn(
+        Provider::Baidu,
+        "127.0.0.1:0".parse().expect("addr"),
+        Options {
+            accept_token: Some(TOKEN.into()),
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("emulator");
+    // The engine lists often; the limit has its own test.
+    settings(&emu, json!({"listall_per_minute": 0})).await;
+    emu
+}
+
+async fn settings(emu: &Emulator, s: serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/__emulator/baidu/settings", emu.base_url))
+        .json(&s)
+        .send()
+        .await
+        .expect("settings");
+    assert_eq!(r.status().as_u16(), 204);
+}
+
+fn fault(emu: &Emulator, fault: Fault, prefix: &str, times: u32) {
+    emu.context.faults.add(FaultRule {
+        fault,
+        path_prefix: Some(prefix.into()),
+        times: Some(times),
+    });
+}
+
+fn client(emu: &Emulator, tokens: Arc<dyn TokenSource>) -> Baidu {
+    Baidu::new(APP, Some(&emu.base_url), tokens)
+        .expect("client")
+        .with_listall_per_minute(0)
+}
+
+fn plain(emu: &Emulator) -> Baidu {
+    client(emu, Arc::new(StaticToken::new(TOKEN)))
+}
+
+async fn put(
+    r: &Baidu,
+    path: &str,
+    data: &[u8],
+    replaces: Option<&Node>,
+) -> Result<Node, RemoteError> {
+    let mut src = data;
+    r.upload(
+        &rel(path),
+        &mut src,
+        data.len() as u64,
+        1_600_000_000_000_000_000,
+        replaces,
+    )
+    .await
+}
+
+async fn get(r: &Baidu, node: &Node) -> Vec<u8> {
+    let mut out = Vec::new();
+    r.download(node, &mut out).await.expect("download");
+    out
+}
+
+async fn node(r: &Baidu, path: &str) -> Option<Node> {
+    let listing = r.list(&Tree::new()).await.expect("list");
+    listing.nodes.into_iter().find(|n| n.path.as_str() == path)
+}
+
+fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn remote_operations_one_by_one() {
+    run(30, async {
+        let emu = emulator().await;
+        let r = plain(&emu);
+        assert!(matches!(
+            r.check_root().await,
+            Err(RemoteError::NotFound(_))
+        ));
+        r.prepare_root().await.expect("prepare_root");
+        r.prepare_root().await.expect("prepare_root again");
+        r.check_root().await.expect("check_root");
+        assert!(r.list(&Tree::new()).await.expect("list").nodes.is_empty());
+        let uk = r.account_id().await.expect("account").expect("uk");
+        assert!(uk.parse::<u64>().is_ok(), "{uk}");
+
+        let d = r.mkdir(&rel("dir")).await.expect("mkdir");
+        assert_eq!(d.kind, Kind::Dir);
+        assert!(d.id.is_some());
+        assert_eq!(r.mkdir(&rel("dir")).await.expect("mkdir again").id, d.id);
+
+        let a = put(&r, "dir/a.txt", b"hello", None).await.expect("upload");
+        assert_eq!((a.size, a.kind), (5, Kind::File));
+        assert_eq!(a.mtime_ns, 1_600_000_000_000_000_000);
+        // Nothing is overwritten without `replaces`.
+        assert!(matches!(
+            put(&r, "dir/a.txt", b"other", None).await,
+            Err(RemoteError::Changed(_))
+        ));
+        let listed = node(&r, "dir/a.txt").await.expect("listed");
+        assert_eq!(
+            (listed.id.clone(), listed.rev.clone()),
+            (a.id.clone(), a.rev.clone())
+        );
+        assert_eq!(listed.mtime_ns, a.mtime_ns);
+        assert_eq!(listed.hash, None);
+        assert_eq!(get(&r, &listed).await, b"hello");
+
+        // A replacement checks the listed version first.
+        let b = put(&r, "dir/a.txt", b"hello again", Some(&listed))
+            .await
+            .expect("replace");
+        assert_ne!(b.id, a.id);
+        assert!(matches!(
+            put(&r, "dir/a.txt", b"stale", Some(&listed)).await,
+            Err(RemoteError::Changed(_))
+        ));
+        // A download of a version replaced since it was listed is refused.
+        let mut sink = Vec::new();
+        assert!(matches!(
+            r.download(&listed, &mut sink).await,
+            Err(RemoteError::NotFound(_))
+        ));
+        assert_eq!(get(&r, &b).await, b"hello again");
+
+        // Rename keeps fs_id; onto a taken name is Changed.
+        put(&r, "dir/taken.txt", b"t", None).await.expect("upload");
+        assert!(matches!(
+            r.rename(&b, &rel("dir/taken.txt")).await,
+            Err(RemoteError::Changed(_))
+        ));
+        let moved = r.rename(&b, &rel("moved.txt")).await.expect("rename");
+        assert_eq!(moved.id, b.id);
+        assert_eq!(get(&r, &moved).await, b"hello again");
+        let dir = node(&r, "dir").await.expect("dir");
+        let dir2 = r.rename(&dir, &rel("dir2")).await.expect("folder rename");
+        assert!(node(&r, "dir2/taken.txt").await.is_some());
+
+        // A delete of a stale version is refused; a good one goes.
+        assert!(matches!(
+            r.delete(&listed).await,
+            Err(RemoteError::NotFound(_)) | Err(RemoteError::Changed(_))
+        ));
+        r.delete(&moved).await.expect("delete");
+        r.delete(&dir2).await.expect("delete folder");
+        assert!(r.list(&Tree::new()).await.expect("list").nodes.is_empty());
+
+        // Empty files and files over the account's 4 GB cap are refused with a reason.
+        match put(&r, "empty.txt", b"", None).await {
+            Err(RemoteError::Other(m)) => assert!(m.contains("empty"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let mut nothing: &[u8] = b"";
+        match r
+            .upload(&rel("huge.bin"), &mut nothing, 5 << 30, 0, None)
+            .await
+        {
+            Err(RemoteError::Other(m)) => assert!(m.contains("4 GB"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        // Names Baidu refuses: -7.
+        assert!(matches!(
+            put(&r, " lead.txt", b"x", None).await,
+            Err(RemoteError::Other(_))
+        ));
+        emu.stop().await;
+    });
+}
+
+#[test]
+fn writes_outside_the_app_folder_are_refused() {
+    run(20, async {
+        let emu = emulator().await;
+        // The emulated app is registered under another name: /apps/CloudSync is not ours.
+        settings(&emu, json!({"app_name": "SomeoneElse"})).await;
+        let r = plain(&emu);
+        match r.prepare_root().await {
+            Err(RemoteError::Other(m)) => assert!(m.contains("31064"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        match put(&r, "x.txt", b"x", None).await {
+            Err(RemoteError::Other(m)) => assert!(m.contains("31064"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        emu.stop().await;
+    });
+}
+
+#[test]
+fn listall_rate_limit_is_reported_and_passes() {
+    run(20, async {
+        let emu = emulator().await;
+        let r = plain(&emu);
+        r.prepare_root().await.expect("prepare");
+        settings(&emu, json!({"listall_per_minute": 1})).await;
+        r.list(&Tree::new()).await.expect("first listing");
+        assert!(matches!(
+            r.list(&Tree::new()).await,
+            Err(RemoteError::RateLimited(None))
+        ));
+        settings(&emu, json!({"listall_per_minute": 0})).await;
+        r.list(&Tree::new()).await.expect("after the limit");
+        emu.stop().await;
+    });
+}
+
+fn engine(base: &Path) -> Engine {
+    let store = Store::open(&base.join("db")).expect("store");
+    let ctx = Context {
+        fs: Arc::new(StdFs),
+        clock: Arc::new(SystemClock),
+        events: EventBus::new(),
+        host: "testhost".into(),
+    };
+    Engine::with_parts(store, ctx, Arc::new(cloudsync_providers::Factory))
+}
+
+async fn connect(emu: &Emulator, engine: &Engine, base: &Path) -> std::path::PathBuf {
+    let local = base.join("local");
+    std::fs::create_dir_all(&local).expect("local dir");
+    engine
+        .add_connection(AddConnection {
+            name: "pan".into(),
+            provider: "baidu".into(),
+            local_root: local.clone(),
+            remote: json!({
+                "app_name": APP,
+                "api_base": emu.base_url,
+                "access_token": TOKEN,
+                "listall_per_minute": 0,
+            }),
+            credential: "baidu:test".into(),
+            remote_local_dir: None,
+            settings: ConnectionSettings::default(),
+        })
+        .await
+        .expect("adding the baidu connection");
+    local
+}
+
+async fn sync(engine: &Engine) -> usize {
+    let s = engine.sync_connection("pan").await.expect("sync");
+    assert!(s.failures.is_empty(), "sync failures: {:?}", s.failures);
+    s.ops
+}
+
+#[test]
+fn whole_engine_both_ways() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let engine = engine(tmp.path());
+    run(40, async {
+        let emu = emulator().await;
+        let local = connect(&emu, &engine, tmp.path()).await;
+        let probe = plain(&emu);
+
+        std::fs::create_dir_all(local.join("sub/deep")).expect("mkdir");
+        std::fs::write(local.join("hello.txt"), "hello").expect("write");
+        std::fs::write(local.join("sub/deep/two.txt"), "two").expect("write");
+        let big = pseudo_random(2 * BLOCK + 1000, 3);
+        std::fs::write(local.join("big.bin"), &big).expect("write");
+        sync(&engine).await;
+        let n = node(&probe, "sub/deep/two.txt").await.expect("uploaded");
+        assert_eq!(get(&probe, &n).await, b"two");
+        let n = node(&probe, "big.bin").await.expect("uploaded");
+        assert!(get(&probe, &n).await == big);
+
+        // Baidu -> local.
+        probe.mkdir(&rel("from-pan")).await.expect("mkdir");
+        put(&probe, "from-pan/s.txt", b"from baidu", None)
+            .await
+            .expect("upload");
+        sync(&engine).await;
+        assert_eq!(
+            std::fs::read(local.join("from-pan/s.txt")).expect("read"),
+            b"from baidu"
+        );
+        assert_eq!(sync(&engine).await, 0, "a second sync does nothing");
+
+        // Edits both ways.
+        std::fs::write(local.join("hello.txt"), "hello again").expect("write");
+        sync(&engine).await;
+        let n = node(&probe, "hello.txt").await.expect("there");
+        assert_eq!(get(&probe, &n).await, b"hello again");
+        let s = node(&probe, "from-pan/s.txt").await.expect("there");
+        put(&probe, "from-pan/s.txt", b"edited on baidu", Some(&s))
+            .await
+            .expect("replace");
+        sync(&engine).await;
+        assert_eq!(
+            std::fs::read(local.join("from-pan/s.txt")).expect("read"),
+            b"edited on baidu"
+        );
+
+        // A folder rename is one move.
+        let before = engine
+            .log(Some("pan"), None, 10_000)
+            .expect("log")
+            .iter()
+            .map(|r| r.id)
+            .max()
+            .unwrap_or(0);
+        std::fs::rename(local.join("sub"), local.join("renamed")).expect("rename");
+        sync(&engine).await;
+        assert!(node(&probe, "sub").await.is_none());
+        assert!(node(&probe, "renamed/deep/two.txt").await.is_some());
+        let new: Vec<_> = engine
+            .log(Some("pan"), None, 10_000)
+            .expect("log")
+            .into_iter()
+            .filter(|r| r.id > before)
+            .collect();
+        let renames = new.iter().filter(|r| r.action == Action::Rename).count();
+        let uploads = new.iter().filter(|r| r.action == Action::Upload).count();
+        assert_eq!((renames, uploads), (1, 0), "{new:?}");
+
+        // Deletes both ways.
+        std::fs::remove_file(local.join("hello.txt")).expect("rm");
+        sync(&engine).await;
+        assert!(node(&probe, "hello.txt").await.is_none());
+        let s = node(&probe, "from-pan/s.txt").await.expect("there");
+        probe.delete(&s).await.expect("delete");
+        sync(&engine).await;
+        assert!(!local.join("from-pan/s.txt").exists());
+        assert_eq!(sync(&engine).await, 0, "converged");
+        emu.stop().await;
+    });
+}
+
+/// Syncs until a round ends without failures, as the daemon does on its next tick; the
+/// number of rounds that failed (a fault that hits the listing or the root check fails
+/// the whole round).
+async fn sync_through(engine: &Engine) -> usize {
+    for failed in 0..4 {
+        match engine.sync_connection("pan").await {
+            Ok(s) if s.failures.is_empty() => return failed,
+            Ok(s) => eprintln!("round failed: {:?}", s.failures),
+            Err(e) => eprintln!("round failed: {e}"),
+        }
+    }
+    panic!("no clean round after 4 tries");
+}
+
+#[test]
+fn faults_lose_nothing_and_converge() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let engine = engine(tmp.path());
+    run(45, async {
+        let emu = emulator().await;
+        let local = connect(&emu, &engine, tmp.path()).await;
+        let probe = plain(&emu);
+
+        // listall rate-limited (errno 31034): that round fails, the next one goes through.
+        fault(
+            &emu,
+            Fault::RateLimit { retry_after: 1 },
+            "/rest/2.0/xpan/multimedia",
+            1,
+        );
+        std::fs::write(local.join("a.txt"), "a").expect("write");
+        match engine.sync_connection("pan").await {
+            Err(e) => assert!(e.to_string().contains("slow down"), "{e}"),
+            Ok(s) => panic!("a rate-limited listing cannot sync: {s:?}"),
+        }
+        assert_eq!(sync_through(&engine).await, 0);
+        assert!(node(&probe, "a.txt").await.is_some());
+
+        // Uploads through 31034 on superfile2 and a cut block: the executor retries.
+        let data = pseudo_random(BLOCK + 777, 5);
+        std::fs::write(local.join("up.bin"), &data).expect("write");
+        fault(
+            &emu,
+            Fault::RateLimit { retry_after: 1 },
+            "/rest/2.0/pcs/superfile2",
+            1,
+        );
+        fault(
+            &emu,
+            Fault::ResetMidBody {
+                after_bytes: 100_000,
+            },
+            "/rest/2.0/pcs/superfile2",
+            1,
+        );
+        assert_eq!(sync_through(&engine).await, 0);
+        let n = node(&probe, "up.bin").await.expect("uploaded");
+        assert!(get(&probe, &n).await == data);
+
+        // A 503 on the file endpoint (it meets the root check: one failed round).
+        std::fs::write(local.join("later.txt"), "later").expect("write");
+        fault(
+            &emu,
+            Fault::ServerError { status: 503 },
+            "/rest/2.0/xpan/file",
+            1,
+        );
+        assert!(sync_through(&engine).await <= 1);
+        assert!(node(&probe, "later.txt").await.is_some());
+
+        // A truncated download is resumed with Range.
+        let down = pseudo_random(3 * 1024 * 1024, 9);
+        put(&probe, "down.bin", &down, None).await.expect("upload");
+        fault(
+            &emu,
+            Fault::TruncateDownload {
+                after_bytes: 1_000_000,
+            },
+            "/cdn/",
+            1,
+        );
+        assert_eq!(sync_through(&engine).await, 0);
+        assert!(std::fs::read(local.join("down.bin")).expect("read") == down);
+        assert!(emu.context.faults.rules().is_empty(), "every fault was met");
+        assert_eq!(sync(&engine).await, 0, "converged");
+        emu.stop().await;
+    });
+}
+
+#[test]
+fn expired_tokens_are_renewed_through_the_token_endpoint() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    run(30, async {
+        let emu = emulator().await;
+        // A real grant, by the device flow.
+        let http = reqwest::Client::new();
+        let dc: serde_json::Value = http
+            .get(format!(
+                "{}/oauth/2.0/device/code?response_type=device_code&client_id=app-key&scope=basic,netdisk",
+                emu.base_url
+            ))
+            .send()
+            .await
+            .expect("device code")
+            .json()
+            .await
+            .expect("json");
+        assert!(emu
+            .context
+            .tokens
+            .approve_device(dc["user_code"].as_str().expect("code"), "ann"));
+        let tok: serde_json::Value = http
+            .get(format!(
+                "{}/oauth/2.0/token?grant_type=device_token&code={}&client_id=app-key&client_secret=app-secret",
+                emu.base_url,
+                dc["device_code"].as_str().expect("device code")
+            ))
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("json");
+        let first_refresh = tok["refresh_token"].as_str().expect("refresh").to_string();
+        let secret = SecretRef::File {
+            store: tmp.path().join("secrets.json"),
+            key: "baidu".into(),
+        };
+        secret
+            .set(
+                &json!({"access_token": tok["access_token"], "refresh_token": first_refresh})
+                    .to_string(),
+            )
+            .expect("store tokens");
+        let app = OAuthApp::baidu(Some(&emu.base_url), "app-key", Some("app-secret"));
+        let tokens: Arc<dyn TokenSource> =
+            Arc::new(StoredTokenSource::open(app, secret.clone()).expect("open"));
+        let r = client(&emu, tokens);
+        r.prepare_root().await.expect("prepare");
+        let a = put(&r, "a.txt", b"before expiry", None)
+            .await
+            .expect("upload");
+
+        // Every token expires: xpan answers 111, PCS and downloads 31045; each call renews
+        // once and goes through.
+        emu.context.tokens.expire_all();
+        assert_eq!(r.list(&Tree::new()).await.expect("list").nodes.len(), 1);
+        let stored = secret.resolve().expect("stored");
+        assert!(
+            !stored.contains(&first_refresh),
+            "the rotated refresh token was stored"
+        );
+        emu.context.tokens.expire_all();
+        put(&r, "b.txt", b"after expiry", None)
+            .await
+            .expect("upload after expiry");
+        emu.context.tokens.expire_all();
+        assert_eq!(get(&r, &a).await, b"before expiry");
+        // Another account's data never shows: the grant was ann's.
+        assert_eq!(r.account_id().await.expect("id").is_some(), true);
+        emu.stop().await;
+    });
+}
+
+/// Hands out the token and, on the `at`-th request, switches a cut on for the next
+/// superfile2 request.
+struct CutOnRequest {
+    emu_context: Arc<cloudsync_emulator::server::Context>,
+    calls: AtomicUsize,
+    at: usize,
+}
+
+#[async_trait]
+impl TokenSource for CutOnRequest {
+    async fn access_token(&self) -> Result<String, RemoteError> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.at {
+            self.emu_context.faults.add(FaultRule {
+                fault: Fault::ResetMidBody {
+                    after_bytes: 1_000_000,
+                },
+                path_prefix: Some("/rest/2.0/pcs/superfile2".into()),
+                times: Some(1),
+            });
+        }
+        Ok(TOKEN.into())
+    }
+
+    async fn renew(&self, _rejected: &str) -> Result<String, RemoteError> {
+        Err(RemoteError::Auth("not renewable".into()))
+    }
+}
+
+#[test]
+fn a_cut_upload_resumes_with_only_the_missing_blocks() {
+    run(30, async {
+        let emu = emulator().await;
+        let size = 5 * BLOCK + 12_345;
+        let data = pseudo_random(size, 21);
+        // Requests: precreate (1), superfile2 for blocks 0, 1, 2 (2-4), block 3 (5): cut.
+        let tokens = Arc::new(CutOnRequest {
+            emu_context: emu.context.clone(),
+            calls: AtomicUsize::new(0),
+            at: 5,
+        });
+        let r = client(&emu, tokens.clone());
+        r.account().await.expect("account");
+        tokens.calls.store(0, Ordering::SeqCst);
+        emu.context.faults.reset_stats();
+        let first = put(&r, "big.bin", &data, None).await;
+        assert!(
+            matches!(first, Err(RemoteError::Unavailable(_))),
+            "{first:?}"
+        );
+        let after_cut = emu.context.faults.stats().bytes_received;
+        assert!(
+            after_cut > 3 * BLOCK as u64,
+            "three blocks went before the cut: {after_cut}"
+        );
+        let made = put(&r, "big.bin", &data, None)
+            .await
+            .expect("resumed upload");
+        let total = emu.context.faults.stats().bytes_received;
+        assert!(
+            total < (size + BLOCK) as u64,
+            "{total} bytes received for a {size}-byte file"
+        );
+        eprintln!("cut upload of {size} bytes: {total} bytes received in all");
+        assert_eq!(made.size, size as u64);
+        assert!(get(&plain(&emu), &made).await == data);
+        emu.stop().await;
+    });
+}
+
+#[test]
+fn hostile_names_never_leave_the_sync_root() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let engine = engine(tmp.path());
+    run(30, async {
+        let emu = emulator().await;
+        let local = connect(&emu, &engine, tmp.path()).await;
+        let probe = plain(&emu);
+        probe.mkdir(&rel("d")).await.expect("mkdir");
+        put(&probe, "d/ok.txt", b"fine", None)
+            .await
+            .expect("upload");
+        emu.context
+            .hostile_names
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let listing = probe.list(&Tree::new()).await.expect("list");
+        let paths: Vec<&str> = listing.nodes.iter().map(|n| n.path.as_str()).collect();
+        // A backslash is a valid name here; the engine's rules skip it (forbidden character).
+        assert_eq!(paths, ["a\\b", "d", "d/ok.txt"]);
+        let skipped: Vec<&str> = listing.skipped.iter().map(|(p, _)| p.as_str()).collect();
+        for shown in ["%2E%2E", "a%2Fb", "nul%00name", "%2Fetc%2Fshadow"] {
+            assert!(skipped.contains(&shown), "{shown} not in {skipped:?}");
+        }
+        assert!(listing
+            .skipped
+            .iter()
+            .all(|(_, r)| matches!(r, SkipRule::InvalidName { .. })));
+
+        sync(&engine).await;
+        assert_eq!(
+            std::fs::read(local.join("d/ok.txt")).expect("read"),
+            b"fine"
+        );
+        let skipped = engine.skipped(Some("pan")).expect("skipped");
+        assert!(
+            skipped
+                .iter()
+                .any(|s| s.path == "a\\b" && s.code == "forbidden-character"),
+            "{skipped:?}"
+        );
+        assert!(skipped
+            .iter()
+            .any(|s| s.path == "%2E%2E" && s.code == "invalid-name"));
+        // Only the expected entries exist, in and around the root.
+        let mut around: Vec<String> = std::fs::read_dir(tmp.path())
+            .expect("read")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with("db"))
+            .collect();
+        around.sort();
+        assert_eq!(around, ["local"]);
+        let mut inside: Vec<String> = std::fs::read_dir(&local)
+            .expect("read")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with(".cloudsync"))
+            .collect();
+        inside.sort();
+        assert_eq!(inside, ["d"]);
+        assert!(!tmp.path().join("escape.txt").exists());
+        emu.stop().await;
+    });
+}

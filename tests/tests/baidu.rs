@@ -536,8 +536,11 @@ fn expired_tokens_are_renewed_through_the_token_endpoint() {
             .expect("upload after expiry");
         emu.context.tokens.expire_all();
         assert_eq!(get(&r, &a).await, b"before expiry");
-        // Another account's data never shows: the grant was ann's.
-        assert_eq!(r.account_id().await.expect("id").is_some(), true);
+        // The account is the one that approved the device code.
+        assert_eq!(
+            r.account_id().await.expect("id"),
+            Some(cloudsync_emulator::baidu::account::uk("ann").to_string())
+        );
         emu.stop().await;
     });
 }

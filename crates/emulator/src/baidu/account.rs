@@ -24,7 +24,7 @@ pub fn uk(account: &str) -> u64 {
 pub async fn nas(State(b): State<Arc<Baidu>>, Query(q): Query<Params>) -> Response {
     let account = match b.xpan_account(&q) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(n) => return errno::xpan(n),
     };
     if q.get("method").map(String::as_str) != Some("uinfo") {
         return errno::xpan(errno::BAD_PARAM);
@@ -44,7 +44,7 @@ pub async fn nas(State(b): State<Arc<Baidu>>, Query(q): Query<Params>) -> Respon
 pub async fn quota(State(b): State<Arc<Baidu>>, Query(q): Query<Params>) -> Response {
     let account = match b.xpan_account(&q) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(n) => return errno::xpan(n),
     };
     let total = b.settings().quota;
     let used = b.with_drive(&account, |d| d.used());

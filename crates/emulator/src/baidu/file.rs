@@ -45,7 +45,7 @@ pub async fn post_method(
 fn list(b: &Baidu, q: &Params) -> Response {
     let account = match b.xpan_account(q) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(n) => return errno::xpan(n),
     };
     let dir = q.get("dir").cloned().unwrap_or_else(|| "/".into());
     let start = int(q, "start").unwrap_or(0).max(0) as usize;
@@ -109,7 +109,7 @@ fn writable(b: &Baidu, path: &str) -> Result<(), i64> {
 fn precreate(b: &Baidu, q: &Params, f: &Params) -> Response {
     let account = match b.xpan_account(q) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(n) => return errno::xpan(n),
     };
     let settings = b.settings();
     let Some(path) = f.get("path").cloned() else {
@@ -212,7 +212,7 @@ pub fn put_block(
 fn create(b: &Baidu, q: &Params, f: &Params) -> Response {
     let account = match b.xpan_account(q) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(n) => return errno::xpan(n),
     };
     let settings = b.settings();
     let Some(path) = f.get("path").cloned() else {
@@ -350,7 +350,7 @@ fn items(opera: &str, filelist: &str) -> Option<Vec<Item>> {
 fn filemanager(b: &Baidu, q: &Params, f: &Params) -> Response {
     let account = match b.xpan_account(q) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(n) => return errno::xpan(n),
     };
     let Some(opera) = q.get("opera").or_else(|| f.get("opera")).cloned() else {
         return errno::xpan(errno::BAD_PARAM);

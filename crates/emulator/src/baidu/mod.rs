@@ -172,24 +172,24 @@ impl Baidu {
         f(drives.entry(account.to_string()).or_default())
     }
 
-    /// The account of the `access_token` parameter, or the xpan error body (errno `-6`
-    /// for a missing or unknown token, `111` for an expired one).
-    pub fn xpan_account(&self, q: &Params) -> Result<String, Response> {
+    /// The account of the `access_token` parameter, or the xpan errno (`-6` for a missing
+    /// or unknown token, `111` for an expired one).
+    pub fn xpan_account(&self, q: &Params) -> Result<String, i64> {
         self.ctx
             .tokens
             .check_bearer(q.get("access_token").map(String::as_str))
             .map_err(|e| match e {
-                BearerError::Expired => errno::xpan(errno::TOKEN_EXPIRED),
-                BearerError::Missing | BearerError::Invalid => errno::xpan(errno::AUTH_FAILED),
+                BearerError::Expired => errno::TOKEN_EXPIRED,
+                BearerError::Missing | BearerError::Invalid => errno::AUTH_FAILED,
             })
     }
 
-    /// The account of the `access_token` parameter, or the PCS error body (31045).
-    pub fn pcs_account(&self, q: &Params) -> Result<String, Response> {
+    /// The account of the `access_token` parameter, or the PCS error code (31045).
+    pub fn pcs_account(&self, q: &Params) -> Result<String, i64> {
         self.ctx
             .tokens
             .check_bearer(q.get("access_token").map(String::as_str))
-            .map_err(|_| errno::pcs(errno::PCS_TOKEN))
+            .map_err(|_| errno::PCS_TOKEN)
     }
 
     /// Counts a listall call; false when the account went over its limit.

@@ -25,7 +25,7 @@ pub async fn dispatch(State(b): State<Arc<Baidu>>, Query(q): Query<Params>) -> R
 fn listall(b: &Baidu, q: &Params) -> Response {
     let account = match b.xpan_account(q) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(n) => return errno::xpan(n),
     };
     if !b.listall_allowed(&account) {
         return errno::xpan(errno::RATE_LIMITED);
@@ -77,7 +77,7 @@ fn listall(b: &Baidu, q: &Params) -> Response {
 fn filemetas(b: &Baidu, q: &Params) -> Response {
     let account = match b.xpan_account(q) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(n) => return errno::xpan(n),
     };
     let Some(ids) = q
         .get("fsids")

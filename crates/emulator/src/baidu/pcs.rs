@@ -24,7 +24,7 @@ pub async fn superfile2(
 ) -> Response {
     let account = match b.pcs_account(&q) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(n) => return errno::pcs(n),
     };
     if q.get("method").map(String::as_str) != Some("upload")
         || q.get("type").map(String::as_str) != Some("tmpfile")
@@ -61,8 +61,8 @@ pub async fn superfile2(
 
 /// `GET /rest/2.0/pcs/file?method=locateupload&appid=250528&upload_version=2.0&path&uploadid`.
 pub async fn pcs_file(State(b): State<Arc<Baidu>>, Query(q): Query<Params>) -> Response {
-    if let Err(r) = b.pcs_account(&q) {
-        return r;
+    if let Err(n) = b.pcs_account(&q) {
+        return errno::pcs(n);
     }
     if q.get("method").map(String::as_str) != Some("locateupload") {
         return errno::pcs(errno::PCS_BAD_PARAM);

@@ -245,7 +245,7 @@ async fn device_code_and_token_answers_have_the_documented_fields() {
     assert_eq!(fast["error"], "slow_down");
     // The verification page takes the code and an Allow.
     let page = c
-        .get(&dc["qrcode_url"].as_str().expect("qr").to_string())
+        .get(dc["qrcode_url"].as_str().expect("qr"))
         .send()
         .await
         .expect("page")

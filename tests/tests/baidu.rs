@@ -24,7 +24,7 @@ use cloudsync_engine::{Engine, EventBus};
 use cloudsync_providers::auth::{StaticToken, TokenSource};
 use cloudsync_providers::baidu::Baidu;
 use cloudsync_providers::oauth::stored::StoredTokenSource;
-use cloudsync_providers::oauth::OAuthApp;
+use cloudsync_providers::oauth::{device, OAuthApp};
 use cloudsync_tests::run_for as run;
 use serde_json::json;
 
@@ -174,6 +174,16 @@ fn remote_operations_one_by_one() {
             Err(RemoteError::NotFound(_))
         ));
         assert_eq!(get(&r, &b).await, b"hello again");
+        // Neither a delete nor a rename of the replaced version touches the new one.
+        assert!(matches!(
+            r.delete(&listed).await,
+            Err(RemoteError::Changed(_))
+        ));
+        assert!(matches!(
+            r.rename(&listed, &rel("elsewhere.txt")).await,
+            Err(RemoteError::Changed(_))
+        ));
+        assert_eq!(get(&r, &b).await, b"hello again");
 
         // Rename keeps fs_id; onto a taken name is Changed.
         put(&r, "dir/taken.txt", b"t", None).await.expect("upload");
@@ -188,12 +198,9 @@ fn remote_operations_one_by_one() {
         let dir2 = r.rename(&dir, &rel("dir2")).await.expect("folder rename");
         assert!(node(&r, "dir2/taken.txt").await.is_some());
 
-        // A delete of a stale version is refused; a good one goes.
-        assert!(matches!(
-            r.delete(&listed).await,
-            Err(RemoteError::NotFound(_)) | Err(RemoteError::Changed(_))
-        ));
+        // Deletes go; one of something already gone is done.
         r.delete(&moved).await.expect("delete");
+        r.delete(&moved).await.expect("delete again");
         r.delete(&dir2).await.expect("delete folder");
         assert!(r.list(&Tree::new()).await.expect("list").nodes.is_empty());
 
@@ -472,47 +479,36 @@ fn expired_tokens_are_renewed_through_the_token_endpoint() {
     let tmp = tempfile::tempdir().expect("tmp");
     run(30, async {
         let emu = emulator().await;
-        // A real grant, by the device flow.
+        // A real grant, by the sign-in client's device flow; the user types the code on
+        // the emulator's verification page.
+        settings(&emu, json!({"device_interval": 1})).await;
+        let app = OAuthApp::baidu(Some(&emu.base_url), "app-key", Some("app-secret"));
         let http = reqwest::Client::new();
-        let dc: serde_json::Value = http
-            .get(format!(
-                "{}/oauth/2.0/device/code?response_type=device_code&client_id=app-key&scope=basic,netdisk",
-                emu.base_url
-            ))
+        let dc = device::start(&app, &http).await.expect("device code");
+        assert_eq!(dc.verification_url, format!("{}/device", emu.base_url));
+        let page = http
+            .post(&dc.verification_url)
+            .form(&[
+                ("user_code", dc.user_code.as_str()),
+                ("account", "ann"),
+                ("decision", "allow"),
+            ])
             .send()
             .await
-            .expect("device code")
-            .json()
-            .await
-            .expect("json");
-        assert!(emu
-            .context
-            .tokens
-            .approve_device(dc["user_code"].as_str().expect("code"), "ann"));
-        let tok: serde_json::Value = http
-            .get(format!(
-                "{}/oauth/2.0/token?grant_type=device_token&code={}&client_id=app-key&client_secret=app-secret",
-                emu.base_url,
-                dc["device_code"].as_str().expect("device code")
-            ))
-            .send()
-            .await
-            .expect("token")
-            .json()
-            .await
-            .expect("json");
-        let first_refresh = tok["refresh_token"].as_str().expect("refresh").to_string();
+            .expect("verification page");
+        assert_eq!(page.status().as_u16(), 200);
+        let tok = device::poll(&app, &http, &dc).await.expect("tokens");
+        let first_refresh = tok.refresh_token.clone().expect("refresh token");
         let secret = SecretRef::File {
             store: tmp.path().join("secrets.json"),
             key: "baidu".into(),
         };
         secret
             .set(
-                &json!({"access_token": tok["access_token"], "refresh_token": first_refresh})
+                &json!({"access_token": tok.access_token, "refresh_token": first_refresh})
                     .to_string(),
             )
             .expect("store tokens");
-        let app = OAuthApp::baidu(Some(&emu.base_url), "app-key", Some("app-secret"));
         let tokens: Arc<dyn TokenSource> =
             Arc::new(StoredTokenSource::open(app, secret.clone()).expect("open"));
         let r = client(&emu, tokens);

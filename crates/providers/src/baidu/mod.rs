@@ -395,7 +395,12 @@ impl Remote for Baidu {
     }
 
     async fn delete(&self, node: &Node) -> Result<(), RemoteError> {
-        self.expect(node).await?;
+        match self.expect(node).await {
+            Ok(()) => {}
+            // Already gone: what a delete wants.
+            Err(RemoteError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        }
         match self
             .manage(
                 "delete",

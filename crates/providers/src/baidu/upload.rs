@@ -295,25 +295,62 @@ impl Baidu {
         })
     }
 
-    /// Checks that the file at `path` is still the version `old`.
+    /// Checks that `old` (as listed at `path`) is still there unchanged: its fs_id still
+    /// exists at the same path with the same revision. One filemetas call, however large
+    /// the folder.
+    ///
+    /// # Errors
+    /// [`RemoteError::Changed`] when it moved, changed or was replaced (a new version has a
+    /// new fs_id); [`RemoteError::NotFound`] when nothing is at the path any more.
     pub(super) async fn expect_version(
         &self,
         path: &RelPath,
         old: &Node,
     ) -> Result<(), RemoteError> {
-        match self.stat(path).await? {
-            Some(now)
-                if now.kind == old.kind
-                    && now.id == old.id
-                    && (old.rev.is_none() || now.rev == old.rev) =>
-            {
-                Ok(())
-            }
-            Some(_) => Err(RemoteError::Changed(format!(
-                "{path} changed on Baidu since it was listed"
-            ))),
-            None => Err(RemoteError::NotFound(format!("{path} is gone from Baidu"))),
+        let Some(id) = old.id.as_deref() else {
+            // Nothing to check by; fall back on the folder listing.
+            return match self.stat(path).await? {
+                Some(now) if now.kind == old.kind => Ok(()),
+                Some(_) => Err(RemoteError::Changed(format!("{path} changed on Baidu"))),
+                None => Err(RemoteError::NotFound(format!("{path} is gone from Baidu"))),
+            };
+        };
+        let ids = format!("[{id}]");
+        let v = self
+            .pan_get(
+                "/rest/2.0/xpan/multimedia",
+                &[("method", "filemetas"), ("fsids", &ids)],
+                &format!("checking {path}"),
+            )
+            .await?;
+        let item = v
+            .get("list")
+            .and_then(Value::as_array)
+            .and_then(|l| l.first());
+        let Some(item) = item else {
+            // That version is gone: replaced by another (Changed) or deleted (NotFound).
+            return match self.stat(path).await? {
+                Some(_) => Err(RemoteError::Changed(format!(
+                    "{path} was replaced on Baidu since it was listed"
+                ))),
+                None => Err(RemoteError::NotFound(format!("{path} is gone from Baidu"))),
+            };
+        };
+        let remote = self.remote_path(path);
+        if item.get("path").and_then(Value::as_str) != Some(remote.as_str()) {
+            return Err(RemoteError::Changed(format!(
+                "{path} was moved on Baidu since it was listed"
+            )));
         }
+        let now = super::listing::node_of(path.clone(), item);
+        if now.kind != old.kind
+            || (old.kind == Kind::File && old.rev.is_some() && now.rev != old.rev)
+        {
+            return Err(RemoteError::Changed(format!(
+                "{path} changed on Baidu since it was listed"
+            )));
+        }
+        Ok(())
     }
 }
 

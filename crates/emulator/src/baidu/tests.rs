@@ -669,17 +669,17 @@ async fn precreate_superfile2_create_checks_every_block() {
     .await;
     assert_eq!(empty["errno"], 2);
     assert_eq!(
-        upload_refused(&c, &emu, &format!("{APP}/a:b.txt")).await,
+        precreate_errno(&c, &emu, &format!("{APP}/a:b.txt")).await,
         -7
     );
     assert_eq!(
-        upload_refused(&c, &emu, &format!("{APP}/.hidden")).await,
+        precreate_errno(&c, &emu, &format!("{APP}/.hidden")).await,
         -7
     );
     emu.stop().await;
 }
 
-async fn upload_refused(c: &Client, emu: &Emulator, path: &str) -> i64 {
+async fn precreate_errno(c: &Client, emu: &Emulator, path: &str) -> i64 {
     xpan(
         c,
         emu,
@@ -700,9 +700,9 @@ async fn upload_refused(c: &Client, emu: &Emulator, path: &str) -> i64 {
 #[tokio::test]
 async fn writes_only_below_the_app_folder_reads_anywhere() {
     let (emu, c) = start().await;
-    assert_eq!(upload_refused(&c, &emu, "/elsewhere/x.txt").await, 31064);
+    assert_eq!(precreate_errno(&c, &emu, "/elsewhere/x.txt").await, 31064);
     assert_eq!(
-        upload_refused(&c, &emu, "/apps/OtherApp/x.txt").await,
+        precreate_errno(&c, &emu, "/apps/OtherApp/x.txt").await,
         31064
     );
     let mk = |p: &str| {
@@ -966,6 +966,41 @@ async fn filemanager_moves_renames_copies_and_deletes() {
     assert_eq!(r["errno"], 12);
     assert_eq!(r["info"][0]["errno"], 0);
     assert_eq!(r["info"][1]["errno"], -9);
+    // ondup=overwrite replaces the target.
+    upload(&c, &emu, &format!("{APP}/o1.txt"), b"one", "0").await;
+    upload(&c, &emu, &format!("{APP}/o2.txt"), b"two", "0").await;
+    let r = filemanager(
+        &c,
+        &emu,
+        "move",
+        json!([{"path": format!("{APP}/o1.txt"), "dest": APP, "newname": "o2.txt"}]),
+        "overwrite",
+    )
+    .await;
+    assert_eq!(r["errno"], 0, "{r}");
+    let (_, l) = get(
+        &c,
+        url(
+            &emu,
+            "/rest/2.0/xpan/file",
+            &[("method", "list"), ("dir", APP), ("access_token", TOKEN)],
+        ),
+    )
+    .await;
+    let o2 = l["list"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|e| e["server_filename"] == "o2.txt")
+        .expect("o2")
+        .clone();
+    assert_eq!(o2["size"], 3);
+    assert_eq!(o2["md5"], md5_hex(b"one"));
+    assert!(!l["list"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .any(|e| e["server_filename"] == "o1.txt"));
     // async=2: a taskid.
     let r = post(
         &c,
@@ -1095,7 +1130,7 @@ async fn quota_uinfo_faults_and_hostile_names() {
     // A full drive: -10 at precreate.
     settings(&c, &emu, json!({"quota": 6})).await;
     assert_eq!(
-        upload_refused(&c, &emu, &format!("{APP}/more.txt")).await,
+        precreate_errno(&c, &emu, &format!("{APP}/more.txt")).await,
         0
     );
     let r = xpan(
@@ -1181,5 +1216,85 @@ async fn quota_uinfo_faults_and_hostile_names() {
         .expect("list")
         .iter()
         .any(|e| e["path"] == "/etc/passwd"));
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn locateupload_names_this_server_and_superfile2_takes_a_raw_body() {
+    let (emu, c) = start().await;
+    let (status, loc) = get(
+        &c,
+        url(
+            &emu,
+            "/rest/2.0/pcs/file",
+            &[
+                ("method", "locateupload"),
+                ("appid", "250528"),
+                ("upload_version", "2.0"),
+                ("path", &format!("{APP}/x")),
+                ("uploadid", "N1-x"),
+                ("access_token", TOKEN),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(loc["error_code"], 0);
+    assert_eq!(loc["servers"][0]["server"], emu.base_url.as_str());
+    assert!(loc["bak_servers"].is_array() && loc["quic_servers"].is_array());
+
+    // BaiduNetdiskNode sends the block as a raw PUT body.
+    let path = format!("{APP}/raw.txt");
+    let list = format!("[\"{}\"]", md5_hex(b"raw body"));
+    let pre = xpan(
+        &c,
+        &emu,
+        "precreate",
+        &[
+            ("path", &path),
+            ("size", "8"),
+            ("isdir", "0"),
+            ("autoinit", "1"),
+            ("block_list", &list),
+        ],
+    )
+    .await;
+    let id = pre["uploadid"].as_str().expect("id");
+    let r = c
+        .put(url(
+            &emu,
+            "/rest/2.0/pcs/superfile2",
+            &[
+                ("method", "upload"),
+                ("type", "tmpfile"),
+                ("path", &path),
+                ("uploadid", id),
+                ("partseq", "0"),
+                ("access_token", TOKEN),
+            ],
+        ))
+        .body("raw body")
+        .send()
+        .await
+        .expect("put");
+    let (_, r) = json_of(r).await;
+    assert_eq!(r["md5"], md5_hex(b"raw body"));
+    let made = xpan(
+        &c,
+        &emu,
+        "create",
+        &[
+            ("path", &path),
+            ("size", "8"),
+            ("isdir", "0"),
+            ("uploadid", id),
+            ("block_list", &list),
+        ],
+    )
+    .await;
+    assert_eq!(made["errno"], 0, "{made}");
+    // A block for an upload id nobody issued: 31023.
+    let r = superfile2(&c, &emu, &path, "N1-unknown", 0, b"x").await;
+    assert_eq!(r["error_code"], 31023);
     emu.stop().await;
 }

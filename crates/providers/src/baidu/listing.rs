@@ -11,7 +11,9 @@
 //! NUL inside, a name that disagrees with the path) become [`SkipRule::InvalidName`] under
 //! a percent-encoded spelling, so nothing is ever written outside the sync root.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use cloudsync_core::rules::SkipRule;
 use cloudsync_core::{Kind, Node, RelPath};
@@ -320,6 +322,27 @@ mod tests {
                 other => panic!("{path:?} gave {other:?}"),
             }
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn listall_calls_are_paced_to_the_configured_rate() {
+        let b = Baidu::new(
+            "CloudSync",
+            Some("http://127.0.0.1:9"),
+            std::sync::Arc::new(crate::auth::StaticToken::new("t")),
+        )
+        .expect("client")
+        .with_listall_per_minute(2);
+        let start = tokio::time::Instant::now();
+        b.pace_listall().await;
+        b.pace_listall().await;
+        assert!(start.elapsed() < Duration::from_secs(1));
+        b.pace_listall().await;
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(60) && waited < Duration::from_secs(62),
+            "{waited:?}"
+        );
     }
 
     #[test]

@@ -37,7 +37,7 @@ mod upload;
 use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use cloudsync_core::capabilities::ProviderRules;
@@ -96,7 +96,7 @@ pub struct Baidu {
     root: String,
     tokens: Arc<dyn TokenSource>,
     listall_per_minute: u32,
-    listall_calls: tokio::sync::Mutex<VecDeque<Instant>>,
+    listall_calls: tokio::sync::Mutex<VecDeque<tokio::time::Instant>>,
     account: tokio::sync::OnceCell<Account>,
     uploads: Mutex<HashMap<String, upload::Pending>>,
 }

@@ -672,3 +672,33 @@ fn hostile_names_never_leave_the_sync_root() {
         emu.stop().await;
     });
 }
+
+#[test]
+fn an_empty_local_file_fails_with_its_reason_and_the_rest_syncs() {
+    // Baidu stores no empty files. Core has no provider size rule to skip them up front
+    // (reported as missing), so the upload is refused with the reason and every other
+    // file still syncs.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let engine = engine(tmp.path());
+    run(20, async {
+        let emu = emulator().await;
+        let local = connect(&emu, &engine, tmp.path()).await;
+        std::fs::write(local.join("empty.txt"), "").expect("write");
+        std::fs::write(local.join("full.txt"), "x").expect("write");
+        // The engine retries the op for a few rounds, then reports the sync as not
+        // converged, naming the file and the reason.
+        let e = engine
+            .sync_connection("pan")
+            .await
+            .expect_err("cannot converge");
+        let text = format!("{e:?}");
+        assert!(
+            text.contains("empty.txt") && text.contains("does not store empty files"),
+            "{text}"
+        );
+        let probe = plain(&emu);
+        assert!(node(&probe, "full.txt").await.is_some());
+        assert!(node(&probe, "empty.txt").await.is_none());
+        emu.stop().await;
+    });
+}

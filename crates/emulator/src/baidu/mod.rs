@@ -283,6 +283,9 @@ async fn change_settings(State(b): State<Arc<Baidu>>, Json(c): Json<SettingsChan
 /// # Errors
 /// None: the state is in memory.
 pub fn app(context: Arc<Context>) -> std::io::Result<ProviderApp> {
+    if context.options.data.is_some() {
+        tracing::warn!("the Baidu emulator keeps its state in memory; --data is not used");
+    }
     let state = Arc::new(Baidu::new(context));
     let router = Router::new()
         .route(

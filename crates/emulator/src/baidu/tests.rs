@@ -1298,3 +1298,55 @@ async fn locateupload_names_this_server_and_superfile2_takes_a_raw_body() {
     assert_eq!(r["error_code"], 31023);
     emu.stop().await;
 }
+
+#[tokio::test]
+async fn list_pages_one_folder_with_folders_first() {
+    let (emu, c) = start().await;
+    for name in ["b.txt", "a.txt"] {
+        upload(&c, &emu, &format!("{APP}/{name}"), name.as_bytes(), "0").await;
+    }
+    xpan(
+        &c,
+        &emu,
+        "create",
+        &[
+            ("path", &format!("{APP}/z-dir")),
+            ("size", "0"),
+            ("isdir", "1"),
+        ],
+    )
+    .await;
+    upload(&c, &emu, &format!("{APP}/z-dir/deep.txt"), b"deep", "0").await;
+    let page = |start: &'static str, limit: &'static str| {
+        url(
+            &emu,
+            "/rest/2.0/xpan/file",
+            &[
+                ("method", "list"),
+                ("dir", APP),
+                ("start", start),
+                ("limit", limit),
+                ("access_token", TOKEN),
+            ],
+        )
+    };
+    let names = |v: &Value| -> Vec<String> {
+        v["list"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|e| e["server_filename"].as_str().map(str::to_string))
+            .collect()
+    };
+    let (_, all) = get(&c, page("0", "1000")).await;
+    assert_eq!(names(&all), ["z-dir", "a.txt", "b.txt"]);
+    assert_eq!(all["list"][0]["isdir"], 1);
+    assert_eq!(all["list"][0]["dir_empty"], 0);
+    assert!(all["list"][0].get("md5").is_none());
+    assert_eq!(all["list"][1]["md5"], md5_hex(b"a.txt"));
+    let (_, second) = get(&c, page("1", "1")).await;
+    assert_eq!(names(&second), ["a.txt"]);
+    let (_, past) = get(&c, page("3", "10")).await;
+    assert_eq!((past["errno"].as_i64(), names(&past).len()), (Some(0), 0));
+    emu.stop().await;
+}

@@ -16,6 +16,8 @@
 //!   bin, which the app cannot empty, so `delete_permanently` is the same delete.
 //! - **Errors**: `errno`/`error_code` one by one (`errors.rs`); 111/-6/31045 renew the
 //!   token once and retry (`api.rs`).
+//! - **Case**: names are treated as case-sensitive (Baidu's behaviour is unverified;
+//!   the emulator is case-sensitive).
 //! - **Limits**: empty files and files over the account's cap (4 GB normal, 10 GB VIP,
 //!   20 GB SVIP) are refused by upload with an explanation (the engine has no provider
 //!   size rule to skip them up front).

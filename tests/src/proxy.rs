@@ -2,7 +2,7 @@
 //! engine and the backends survive a connection dropped during a transfer.
 //!
 //! [`CutProxy::start`] forwards every connection to a target port, byte for byte. Once
-//! [`CutProxy::arm`]ed, a connection that has carried `after` bytes client→server (the
+//! [`CutProxy::arm`]ed, a connection that has carried `after` bytes client→server since then (the
 //! upload direction) is closed on both sides, abruptly, in the middle of whatever it was
 //! sending; this happens to `times` connections, then the proxy forwards normally again.
 //! [`CutProxy::cuts`] counts the cuts. [`CutProxy::watch`] counts how often a byte string
@@ -22,10 +22,12 @@ const MAX_CONNECTIONS: usize = 64;
 
 #[derive(Debug, Default)]
 struct Arming {
-    /// Cut a connection once it carried this many bytes client→server.
+    /// Cut a connection once it carried this many bytes client→server since the arming.
     after: u64,
     /// How many more connections to cut.
     remaining: u32,
+    /// Counts armings, so a pooled connection that carried bytes before counts afresh.
+    generation: u64,
 }
 
 #[derive(Debug, Default)]
@@ -41,12 +43,17 @@ struct Shared {
 }
 
 impl Shared {
-    /// How many of the next `len` bytes of a connection that has carried `sent` bytes may
-    /// pass, and whether the connection is to be cut after them. Claims a cut when it says so.
-    fn allow(&self, sent: u64, len: usize) -> (usize, bool) {
+    /// How many of the next `len` bytes of a connection that has carried `count.1` bytes
+    /// since the arming `count.0` may pass, and whether the connection is to be cut after
+    /// them. Claims a cut when it says so; starts the count afresh after a new arming.
+    fn allow(&self, count: &mut (u64, u64), len: usize) -> (usize, bool) {
         let Ok(mut a) = self.arming.lock() else {
             return (len, false);
         };
+        if count.0 != a.generation {
+            *count = (a.generation, 0);
+        }
+        let sent = count.1;
         if a.remaining == 0 || sent + (len as u64) < a.after {
             return (len, false);
         }
@@ -123,6 +130,7 @@ impl CutProxy {
             *a = Arming {
                 after,
                 remaining: times,
+                generation: a.generation + 1,
             };
         }
     }
@@ -234,7 +242,8 @@ fn forget(shared: &Shared, id: u64) {
 /// upload pump (`cutter`, which counts bytes) cuts the connection.
 fn pump(mut from: TcpStream, mut to: TcpStream, cutter: Option<&Shared>) {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut sent = 0u64;
+    // (arming generation, bytes passed since it).
+    let mut sent = (0u64, 0u64);
     // The end of the previous chunk, so a needle split across reads is still found.
     let mut tail: Vec<u8> = Vec::new();
     loop {
@@ -249,14 +258,14 @@ fn pump(mut from: TcpStream, mut to: TcpStream, cutter: Option<&Shared>) {
         let (pass, cut) = match cutter {
             Some(s) => {
                 s.count_needle(&mut tail, &buf[..n]);
-                s.allow(sent, n)
+                s.allow(&mut sent, n)
             }
             None => (n, false),
         };
         if to.write_all(&buf[..pass]).is_err() {
             break;
         }
-        sent += pass as u64;
+        sent.1 += pass as u64;
         if cut {
             break;
         }

@@ -17,6 +17,7 @@ use cloudsync_engine::store::{Action, Store};
 use cloudsync_engine::sync::Context;
 use cloudsync_engine::{Engine, EventBus};
 use cloudsync_providers::s3::S3;
+use cloudsync_tests::proxy::CutProxy;
 use cloudsync_tests::servers::{free_port, moto_installed, MotoS3, S3Kind, Server};
 
 const BUCKET: &str = "cloudsync-test";
@@ -42,6 +43,7 @@ macro_rules! per_server {
 
 per_server!(
     remote_operations_one_by_one,
+    a_new_file_is_one_request_where_writes_are_conditional,
     refused_credentials_are_auth_errors,
     secret_key_comes_from_the_secret_store,
     whole_engine_over_s3,
@@ -153,6 +155,59 @@ fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+/// Where the server enforces `If-None-Match: *` (moto), a new small file is one PUT; where
+/// it ignores it (s3rver), the checks before and after stay. On both, a file that appeared
+/// since the listing is never overwritten.
+fn a_new_file_is_one_request_where_writes_are_conditional(kind: S3Kind) {
+    let fx = Fixture::new(kind);
+    run(120, async {
+        let proxy = CutProxy::start(fx.server.port);
+        let mut config = fx.config(BUCKET, PREFIX);
+        config["endpoint"] = serde_json::json!(proxy.base_url());
+        let r = S3::from_config(&config).expect("backend");
+        r.create_bucket().await.expect("creating the bucket");
+        let conditional = r.probe_conditional_writes().await.expect("probe");
+        assert_eq!(conditional, kind == S3Kind::Moto);
+        proxy.watch(b" HTTP/1.1\r\n");
+        for i in 0..5 {
+            let data = pseudo_random(4096, i);
+            let node = upload_bytes(&r, &format!("new-{i}.bin"), &data, None)
+                .await
+                .expect("upload");
+            assert_eq!(node.size, 4096);
+            assert!(node.rev.is_some(), "the new version is named by its ETag");
+        }
+        let per_file = proxy.seen() as f64 / 5.0;
+        if conditional {
+            assert_eq!(per_file, 1.0, "one PUT per new file");
+        } else {
+            assert!(
+                per_file >= 3.0,
+                "checks before and after the PUT: {per_file}"
+            );
+        }
+        // The ETag from the PUT is the one a listing reports.
+        let listed = node_at(&r, "new-0.bin").await.expect("listed");
+        let again = upload_bytes(&r, "new-0.bin", b"v2", Some(&listed))
+            .await
+            .expect("update over the listed version");
+        assert_eq!(again.size, 2);
+        // Someone else's file at the same name, not yet listed: refused, theirs kept.
+        upload_bytes(&fx.remote(), "theirs.txt", b"theirs", None)
+            .await
+            .expect("their upload");
+        let refused = upload_bytes(&r, "theirs.txt", b"mine", None).await;
+        assert!(
+            matches!(refused, Err(RemoteError::Changed(_))),
+            "{refused:?}"
+        );
+        assert_eq!(
+            read(&r, "theirs.txt").await.as_deref(),
+            Some(&b"theirs"[..])
+        );
+    });
 }
 
 fn remote_operations_one_by_one(kind: S3Kind) {

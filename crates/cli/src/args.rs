@@ -12,6 +12,7 @@ use cloudsync_engine::control::Request;
 use cloudsync_engine::engine::{AddConnection, Choice};
 use cloudsync_engine::secrets::SecretRef;
 
+use crate::cloud::{AddCloudArgs, Cloud, SignInArgs};
 use crate::output::{self, View};
 use crate::Talk;
 
@@ -35,6 +36,15 @@ pub enum Command {
     /// Add, change or list connections.
     #[command(subcommand)]
     Connection(ConnectionCommand),
+    /// Sign in again to a Dropbox, Google Drive or Baidu connection whose authorization
+    /// was revoked or expired; the trees are kept.
+    Relink {
+        /// Connection name.
+        name: String,
+        /// Sign-in options.
+        #[command(flatten)]
+        sign_in: SignInArgs,
+    },
     /// Drop a connection; all files stay on both sides.
     Unlink {
         /// Connection name.
@@ -218,6 +228,12 @@ pub enum AddCommand {
         #[command(flatten)]
         options: SettingsArgs,
     },
+    /// Dropbox (signs in with your browser).
+    Dropbox(AddCloudArgs),
+    /// Google Drive (signs in with your browser).
+    Gdrive(AddCloudArgs),
+    /// Baidu Netdisk (signs in with a device code, or the browser).
+    Baidu(AddCloudArgs),
     /// S3-compatible object storage (AWS, MinIO, Ceph, Wasabi, ...).
     S3 {
         /// Connection name.
@@ -338,7 +354,7 @@ pub struct SettingsArgs {
 
 impl SettingsArgs {
     /// Applies the given options onto `s`.
-    fn apply(self, s: &mut ConnectionSettings) -> anyhow::Result<()> {
+    pub(crate) fn apply(self, s: &mut ConnectionSettings) -> anyhow::Result<()> {
         if let Some(m) = self.mode {
             s.mode = match m {
                 ModeArg::TwoWay => Mode::TwoWay,
@@ -421,7 +437,7 @@ impl SettingsArgs {
 /// Adds a connection whose secret goes to the OS keyring, or the owner-only secrets file
 /// where no keyring answers (the config keeps a reference under `field`); when adding
 /// fails, the earlier secret (or none) is put back.
-async fn add_with_secret(
+pub(crate) async fn add_with_secret(
     talk: &mut Talk<'_>,
     mut add: AddConnection,
     field: &str,
@@ -499,7 +515,7 @@ fn read_password(env: Option<&str>, url: &str, user: &str) -> anyhow::Result<Str
 }
 
 /// Bad input: print the one-line reason and exit 2.
-fn bad_input(e: anyhow::Error) -> u8 {
+pub(crate) fn bad_input(e: anyhow::Error) -> u8 {
     eprintln!("error: {e:#}");
     2
 }
@@ -652,6 +668,18 @@ pub async fn execute(command: Command, talk: &mut Talk<'_>) -> anyhow::Result<u8
                 settings,
             };
             return add_with_secret(talk, add, "secret_key_secret", &secret, json).await;
+        }
+        Command::Connection(ConnectionCommand::Add(AddCommand::Dropbox(args))) => {
+            return crate::cloud::add(Cloud::Dropbox, args, talk, json).await;
+        }
+        Command::Connection(ConnectionCommand::Add(AddCommand::Gdrive(args))) => {
+            return crate::cloud::add(Cloud::Gdrive, args, talk, json).await;
+        }
+        Command::Connection(ConnectionCommand::Add(AddCommand::Baidu(args))) => {
+            return crate::cloud::add(Cloud::Baidu, args, talk, json).await;
+        }
+        Command::Relink { name, sign_in } => {
+            return crate::cloud::relink(name, sign_in, talk).await;
         }
         Command::Connection(ConnectionCommand::Set { name, options }) => {
             let current = talk.call(Request::Get { name: name.clone() }).await?;

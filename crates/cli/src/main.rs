@@ -6,6 +6,7 @@
 //! Exit codes: 0 success, 1 failure, 2 bad input (nothing changed).
 
 mod args;
+mod cloud;
 mod output;
 
 use std::process::ExitCode;

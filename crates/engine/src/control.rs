@@ -34,6 +34,12 @@ pub enum Request {
     },
     /// All connections.
     List,
+    /// New credentials were stored for a connection (after `relink`): open its remote
+    /// anew and clear an authorization error.
+    Relinked {
+        /// Connection.
+        name: String,
+    },
     /// Drop a connection, keeping all files.
     Unlink {
         /// Connection.
@@ -166,6 +172,7 @@ pub async fn handle(engine: &Engine, req: Request) -> Response {
         Request::Set { name, settings } => answer(engine.set_settings(&name, settings)),
         Request::Get { name } => answer(engine.connection(&name)),
         Request::List => answer(engine.connections()),
+        Request::Relinked { name } => answer(engine.relinked(&name)),
         Request::Unlink { name } => answer(engine.unlink(&name)),
         Request::Pause { name } => answer(engine.set_paused(name.as_deref(), true)),
         Request::Resume { name } => answer(engine.set_paused(name.as_deref(), false)),

@@ -177,6 +177,25 @@ impl Engine {
         Ok(remote)
     }
 
+    /// Takes note that new credentials were stored for `name`: its remote is opened anew
+    /// on the next sync and an error state is cleared (the next sync finds the truth).
+    ///
+    /// # Errors
+    /// Unknown connection, or the store.
+    pub fn relinked(&self, name: &str) -> Result<Connection, EngineError> {
+        let conn = self.connection(name)?;
+        self.forget_remote(conn.id);
+        if conn.state == ConnState::Error {
+            lock(&self.store)?.set_state(conn.id, ConnState::Ok, None)?;
+        }
+        self.ctx.events.emit(Event::Status {
+            connection: conn.name.clone(),
+            status: "relinked".into(),
+            detail: None,
+        });
+        self.connection(name)
+    }
+
     /// Drops the open remote of a connection, so the next sync opens it again (after an
     /// error, or a relink that stored new credentials).
     pub fn forget_remote(&self, id: i64) {

@@ -16,12 +16,13 @@ use serde::{Deserialize, Serialize};
 use crate::bandwidth::Throttle;
 use crate::clock::Clock;
 use crate::error::EngineError;
+use crate::error::RetryClass;
 use crate::events::{Event, EventBus};
 use crate::executor::Executor;
 use crate::hash::HashKind;
 use crate::live::LiveTrees;
 use crate::localfs::{EntryType, LocalFs};
-use crate::remote::Remote;
+use crate::remote::{Remote, RemoteError};
 use crate::scan::{fill_hashes, scan};
 use crate::store::{ConnState, Connection, Store, StoreError};
 
@@ -184,6 +185,29 @@ impl ConnectionSync<'_> {
         ))
     }
 
+    /// Checks the remote root, trying again after a short pause when the error may pass
+    /// (a dropped connection), so one network hiccup does not fail a whole sync.
+    async fn check_remote_root(&self) -> Result<(), EngineError> {
+        let mut pause = std::time::Duration::from_millis(500);
+        let mut attempt = 1;
+        loop {
+            match self.remote.check_root().await {
+                Ok(()) => return Ok(()),
+                Err(e)
+                    if attempt < 3
+                        && e.retry_class() == RetryClass::Temporary
+                        && !matches!(e, RemoteError::NotFound(_)) =>
+                {
+                    tracing::debug!("checking the remote root: {e}; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                    attempt += 1;
+                }
+                Err(e) => return Err(EngineError::RemoteRootMissing(e.to_string())),
+            }
+        }
+    }
+
     /// Observes both sides and plans; returns the plan and the count of files per side.
     ///
     /// # Errors
@@ -191,10 +215,7 @@ impl ConnectionSync<'_> {
     pub async fn observe_and_plan(&mut self) -> Result<Plan, EngineError> {
         let root = self.conn.local_root.clone();
         check_local_root(self.ctx.fs.as_ref(), &root)?;
-        self.remote
-            .check_root()
-            .await
-            .map_err(|e| EngineError::RemoteRootMissing(e.to_string()))?;
+        self.check_remote_root().await?;
         let caps = self.remote.capabilities();
         let rules = RuleSet::new(caps.rules, &self.conn.settings)
             .map_err(|e| EngineError::Invalid(e.to_string()))?;

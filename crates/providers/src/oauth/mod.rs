@@ -5,6 +5,7 @@
 //! - [`pkce`]: the S256 verifier and challenge, and the `state` value;
 //! - [`loopback`]: the one-shot redirect listener on 127.0.0.1;
 //! - [`device`]: Baidu's device-code sign-in (show a code, poll);
+//! - [`signin`]: a whole sign-in for a front end (browser + loopback, pasted code, device);
 //! - [`stored`]: the tokens kept in the OS keyring (or the owner-only secrets file) and the
 //!   [`crate::auth::TokenSource`] that renews them.
 //!
@@ -15,6 +16,7 @@
 pub mod device;
 pub mod loopback;
 pub mod pkce;
+pub mod signin;
 pub mod stored;
 
 use serde::Deserialize;

@@ -31,6 +31,10 @@ pub struct StoredTokens {
     /// Unix seconds at which the access token expires, if stated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// The app secret renewals need (Google Desktop clients, Baidu), kept with the tokens
+    /// so it is as protected as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
 }
 
 fn now_secs() -> i64 {
@@ -51,6 +55,7 @@ impl StoredTokens {
                 .clone()
                 .or_else(|| previous_refresh.map(str::to_string)),
             expires_at: answer.expires_in.map(|s| now_secs() + s as i64),
+            client_secret: None,
         }
     }
 
@@ -120,7 +125,10 @@ impl StoredTokenSource {
             .refresh(&self.http, &refresh)
             .await
             .map_err(|e| self.to_remote(e))?;
-        let renewed = StoredTokens::from_answer(&answer, Some(&refresh));
+        let renewed = StoredTokens {
+            client_secret: tokens.client_secret.clone(),
+            ..StoredTokens::from_answer(&answer, Some(&refresh))
+        };
         let secret = self.secret.clone();
         let text = renewed.to_secret();
         let saved = tokio::task::spawn_blocking(move || secret.set(&text)).await;
@@ -180,6 +188,34 @@ impl TokenSource for StoredTokenSource {
     }
 }
 
+/// The token source a provider's stored config names: `token_secret` (where the tokens are
+/// kept), else an inline `access_token` (scripts, and the account check made before a new
+/// connection is saved).
+///
+/// # Errors
+/// Neither is there, or the secret cannot be read.
+pub fn token_source_from_config(
+    config: &serde_json::Value,
+    app: OAuthApp,
+) -> Result<std::sync::Arc<dyn TokenSource>, RemoteError> {
+    if let Some(r) = config.get("token_secret") {
+        let secret: SecretRef = serde_json::from_value(r.clone()).map_err(|e| {
+            RemoteError::Other(format!(
+                "{} config has a bad token reference: {e}",
+                app.provider
+            ))
+        })?;
+        return Ok(std::sync::Arc::new(StoredTokenSource::open(app, secret)?));
+    }
+    match config.get("access_token").and_then(|v| v.as_str()) {
+        Some(t) => Ok(std::sync::Arc::new(crate::auth::StaticToken::new(t))),
+        None => Err(RemoteError::Auth(format!(
+            "no {} sign-in is stored for this connection: run `cloudsync relink`",
+            app.provider
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +229,7 @@ mod tests {
             access_token: Some("a".into()),
             refresh_token: Some("r".into()),
             expires_at: Some(42),
+            client_secret: Some("s".into()),
         };
         assert_eq!(StoredTokens::parse(&full.to_secret()), full);
     }
@@ -226,6 +263,7 @@ mod tests {
             access_token: Some("a".into()),
             refresh_token: Some("r".into()),
             expires_at: Some(now_secs() + 10),
+            client_secret: None,
         };
         assert_eq!(t.usable_access(), None);
     }

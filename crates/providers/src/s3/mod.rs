@@ -699,6 +699,60 @@ impl S3 {
         }
     }
 
+    /// A new file in one request, on a server that enforces `If-None-Match: *`: the
+    /// write itself is the check that nothing is there, and its answer's ETag names the
+    /// version (one request instead of HEAD, a one-key listing, PUT and HEAD). A folder
+    /// made meanwhile under the same name is not checked for; the listing reports such a
+    /// pair as skipped, both objects kept.
+    async fn create_single(
+        &self,
+        path: &RelPath,
+        source: &mut (dyn Read + Send),
+        size: u64,
+    ) -> Result<Node, RemoteError> {
+        let data = Self::read_exactly(source, size)?;
+        let os = self.os_path(&self.key(path))?;
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        let put = self
+            .store
+            .put_opts(&os, PutPayload::from(data), opts)
+            .await
+            .map_err(|e| map_os(e, &format!("PUT {path}")))?;
+        match put.e_tag {
+            Some(e_tag) => Ok(Node {
+                path: path.clone(),
+                kind: Kind::File,
+                size,
+                // The server's Last-Modified arrives with the next listing; the ETag is
+                // what identifies the version meanwhile.
+                mtime_ns: chrono::Utc::now().timestamp().saturating_mul(1_000_000_000),
+                hash: None,
+                id: None,
+                rev: Some(norm_etag(&e_tag)),
+            }),
+            None => self
+                .head_file(path)
+                .await?
+                .ok_or_else(|| RemoteError::NotFound(format!("{path} vanished after upload"))),
+        }
+    }
+
+    /// Reads exactly `size` bytes (one more would mean the file grew while read).
+    fn read_exactly(source: &mut (dyn Read + Send), size: u64) -> Result<Vec<u8>, RemoteError> {
+        let limit = usize::try_from(size).map_err(other)? + 1;
+        let data = Self::read_up_to(source, limit)?;
+        if data.len() as u64 != size {
+            return Err(RemoteError::Io(std::io::Error::other(format!(
+                "source changed during upload: expected {size} bytes, read {}",
+                data.len()
+            ))));
+        }
+        Ok(data)
+    }
+
     /// One PUT, conditional where the server supports it.
     async fn put_single(
         &self,
@@ -925,16 +979,13 @@ impl Remote for S3 {
         _mtime_ns: i64,
         replaces: Option<&Node>,
     ) -> Result<Node, RemoteError> {
+        if replaces.is_none() && size <= PART_SIZE as u64 && self.probe_conditional_writes().await?
+        {
+            return self.create_single(path, source, size).await;
+        }
         let etag = self.check_target(path, replaces).await?;
         if size <= PART_SIZE as u64 {
-            let limit = usize::try_from(size).map_err(other)? + 1;
-            let data = Self::read_up_to(source, limit)?;
-            if data.len() as u64 != size {
-                return Err(RemoteError::Io(std::io::Error::other(format!(
-                    "source changed during upload: expected {size} bytes, read {}",
-                    data.len()
-                ))));
-            }
+            let data = Self::read_exactly(source, size)?;
             self.put_single(path, data, etag).await?;
         } else {
             self.put_multipart(path, source, size, replaces).await?;

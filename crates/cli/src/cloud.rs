@@ -1,0 +1,471 @@
+//! `connection add dropbox|gdrive|baidu` and `relink`: where the app key comes from, the
+//! sign-in (browser with a loopback redirect, a pasted code, or a device code), the account
+//! check (one connection per account), and where the tokens go.
+//!
+//! App keys are configuration, looked up in this order: `--app-key`, the environment
+//! (`CLOUDSYNC_DROPBOX_APP_KEY`, `CLOUDSYNC_GDRIVE_APP_KEY`, `CLOUDSYNC_BAIDU_APP_KEY`, and
+//! `..._APP_SECRET` where the provider needs a secret), then `config.json` in the config
+//! dir: `{"dropbox": {"app_key": "..."}, "gdrive": {"app_key": "...", "app_secret": "..."},
+//! "baidu": {"app_key": "...", "app_secret": "...", "app_name": "..."}}`.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use clap::{Args, ValueEnum};
+use cloudsync_core::ConnectionSettings;
+use cloudsync_engine::control::Request;
+use cloudsync_engine::engine::AddConnection;
+use cloudsync_engine::paths::ConfigDir;
+use cloudsync_engine::remote::RemoteFactory;
+use cloudsync_engine::secrets::SecretRef;
+use cloudsync_providers::oauth::device::DeviceCode;
+use cloudsync_providers::oauth::signin::{self, Method, SignInUi};
+use cloudsync_providers::oauth::stored::StoredTokens;
+use cloudsync_providers::oauth::{OAuthApp, OAuthError};
+
+use crate::args::{add_with_secret, bad_input, SettingsArgs};
+use crate::output::{self, View};
+use crate::Talk;
+
+/// The providers signed in to with OAuth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cloud {
+    /// Dropbox.
+    Dropbox,
+    /// Google Drive.
+    Gdrive,
+    /// Baidu Netdisk.
+    Baidu,
+}
+
+/// Dropbox needs a registered redirect URI, so its port is fixed (rclone's, which users
+/// may have registered already).
+pub const DROPBOX_REDIRECT_PORT: u16 = 53682;
+
+impl Cloud {
+    fn id(self) -> &'static str {
+        match self {
+            Cloud::Dropbox => "dropbox",
+            Cloud::Gdrive => "gdrive",
+            Cloud::Baidu => "baidu",
+        }
+    }
+
+    fn from_id(id: &str) -> Option<Cloud> {
+        match id {
+            "dropbox" => Some(Cloud::Dropbox),
+            "gdrive" => Some(Cloud::Gdrive),
+            "baidu" => Some(Cloud::Baidu),
+            _ => None,
+        }
+    }
+
+    fn env_prefix(self) -> &'static str {
+        match self {
+            Cloud::Dropbox => "CLOUDSYNC_DROPBOX",
+            Cloud::Gdrive => "CLOUDSYNC_GDRIVE",
+            Cloud::Baidu => "CLOUDSYNC_BAIDU",
+        }
+    }
+
+    fn app(self, api_base: Option<&str>, key: &str, secret: Option<&str>) -> OAuthApp {
+        match self {
+            Cloud::Dropbox => OAuthApp::dropbox(api_base, key),
+            Cloud::Gdrive => OAuthApp::gdrive(api_base, key, secret),
+            Cloud::Baidu => OAuthApp::baidu(api_base, key, secret),
+        }
+    }
+
+    fn method(self, choice: Option<SignInArg>, port: Option<u16>) -> Method {
+        let loopback = |default: u16| Method::Loopback {
+            port: port.unwrap_or(default),
+        };
+        match (self, choice) {
+            (_, Some(SignInArg::Paste)) => Method::PasteCode,
+            (_, Some(SignInArg::Device)) => Method::DeviceCode,
+            (Cloud::Dropbox, _) => loopback(DROPBOX_REDIRECT_PORT),
+            (Cloud::Gdrive, _) => loopback(0),
+            (Cloud::Baidu, Some(SignInArg::Browser)) => loopback(0),
+            (Cloud::Baidu, None) => Method::DeviceCode,
+        }
+    }
+}
+
+/// How to sign in.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SignInArg {
+    /// Open the browser; it comes back to a listener on 127.0.0.1 (default for Dropbox
+    /// and Google Drive).
+    Browser,
+    /// Open the browser; paste the code the provider shows.
+    Paste,
+    /// Type a short code on the provider's page on any device (Baidu's default).
+    Device,
+}
+
+/// The sign-in options shared by `connection add` and `relink`.
+#[derive(Debug, Args)]
+pub struct SignInArgs {
+    /// Environment variable holding the app secret (Google Desktop clients, Baidu).
+    #[arg(long, value_name = "VAR")]
+    pub app_secret_env: Option<String>,
+    /// Use the access token in this environment variable instead of signing in (it cannot
+    /// be renewed when it expires).
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// How to sign in.
+    #[arg(long, value_enum)]
+    pub sign_in: Option<SignInArg>,
+    /// Port of the redirect listener (Dropbox: the registered one, default 53682).
+    #[arg(long, value_name = "PORT")]
+    pub redirect_port: Option<u16>,
+    /// Print the sign-in page's address without opening a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+}
+
+/// `connection add dropbox|gdrive|baidu`.
+#[derive(Debug, Args)]
+pub struct AddCloudArgs {
+    /// Connection name.
+    #[arg(long)]
+    pub name: String,
+    /// The local sync folder (must exist and be empty).
+    #[arg(long)]
+    pub local: PathBuf,
+    /// The app key (client id) of your registered app (see the README).
+    #[arg(long)]
+    pub app_key: Option<String>,
+    /// Replace every host of the provider with this base URL (the emulator, a proxy).
+    #[arg(long, value_name = "URL")]
+    pub api_base: Option<String>,
+    /// The remote folder to sync with (Baidu: below /apps/<app name>).
+    #[arg(long, value_name = "PATH")]
+    pub remote_root: Option<String>,
+    /// Sign-in options.
+    #[command(flatten)]
+    pub sign_in: SignInArgs,
+    /// Options.
+    #[command(flatten)]
+    pub options: SettingsArgs,
+}
+
+/// The app credentials of one provider.
+struct AppKeys {
+    key: String,
+    secret: Option<String>,
+    name: Option<String>,
+}
+
+fn app_keys(
+    cloud: Cloud,
+    dir: &ConfigDir,
+    key_arg: Option<&str>,
+    secret_env: Option<&str>,
+) -> anyhow::Result<AppKeys> {
+    let file = dir.root().join("config.json");
+    let config: serde_json::Value = match std::fs::read(&file) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not valid JSON", file.display()))?,
+        Err(_) => serde_json::Value::Null,
+    };
+    let from_file = |field: &str| {
+        config
+            .get(cloud.id())
+            .and_then(|p| p.get(field))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let env = |suffix: &str| std::env::var(format!("{}_{suffix}", cloud.env_prefix())).ok();
+    let key = key_arg
+        .map(str::to_string)
+        .or_else(|| env("APP_KEY"))
+        .or_else(|| from_file("app_key"))
+        .with_context(|| {
+            format!(
+                "no {} app key: register an app (see the README), then pass --app-key, set \
+                 {}_APP_KEY, or put it in {}",
+                cloud.id(),
+                cloud.env_prefix(),
+                file.display()
+            )
+        })?;
+    let secret = match secret_env {
+        Some(var) => Some(
+            std::env::var(var).with_context(|| format!("--app-secret-env: ${var} is not set"))?,
+        ),
+        None => env("APP_SECRET").or_else(|| from_file("app_secret")),
+    };
+    Ok(AppKeys {
+        key,
+        secret,
+        name: env("APP_NAME").or_else(|| from_file("app_name")),
+    })
+}
+
+/// Prints the sign-in page (and opens it), reads a pasted code from standard input.
+struct TerminalUi {
+    open_browser: bool,
+}
+
+#[async_trait]
+impl SignInUi for TerminalUi {
+    fn show_url(&self, url: &str) {
+        eprintln!("Sign in on this page: {url}");
+        if self.open_browser && std::env::var_os("CLOUDSYNC_NO_BROWSER").is_none() {
+            if let Err(e) = open::that_detached(url) {
+                eprintln!("(could not open a browser: {e}; open the page yourself)");
+            }
+        }
+    }
+
+    fn show_device_code(&self, code: &DeviceCode) {
+        eprintln!(
+            "On any device, open {} and enter the code {} (valid {} minutes).",
+            code.verification_url,
+            code.user_code,
+            code.expires_in / 60
+        );
+    }
+
+    async fn ask_code(&self) -> Result<String, OAuthError> {
+        eprint!("Paste the code shown after signing in: ");
+        tokio::task::spawn_blocking(|| {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                eprintln!();
+            }
+            let mut line = String::new();
+            stdin.lock().read_line(&mut line).map(|_| line)
+        })
+        .await
+        .map_err(|e| OAuthError::NotCompleted(e.to_string()))?
+        .map_err(OAuthError::Io)
+    }
+}
+
+/// Signs in (or takes `--token-env`); the tokens to store.
+async fn obtain_tokens(
+    cloud: Cloud,
+    app: &OAuthApp,
+    args: &SignInArgs,
+) -> anyhow::Result<StoredTokens> {
+    if let Some(var) = &args.token_env {
+        let token =
+            std::env::var(var).with_context(|| format!("--token-env: ${var} is not set"))?;
+        anyhow::ensure!(!token.trim().is_empty(), "--token-env: ${var} is empty");
+        return Ok(StoredTokens::parse(&token));
+    }
+    if cloud == Cloud::Baidu {
+        anyhow::ensure!(
+            app.client_secret.is_some(),
+            "Baidu sign-in needs the app's secret key: pass --app-secret-env VAR or set \
+             CLOUDSYNC_BAIDU_APP_SECRET"
+        );
+    }
+    let method = cloud.method(args.sign_in, args.redirect_port);
+    let ui = TerminalUi {
+        open_browser: !args.no_browser,
+    };
+    let answer = signin::sign_in(app, method, &ui, signin::SIGN_IN_TIMEOUT)
+        .await
+        .context("signing in")?;
+    Ok(StoredTokens {
+        client_secret: app.client_secret.clone(),
+        ..StoredTokens::from_answer(&answer, None)
+    })
+}
+
+/// The account the tokens belong to, asked of the provider itself.
+async fn account_of(
+    cloud: Cloud,
+    config: &serde_json::Value,
+    tokens: &StoredTokens,
+) -> anyhow::Result<String> {
+    let mut probe = config.clone();
+    if let (Some(map), Some(t)) = (probe.as_object_mut(), &tokens.access_token) {
+        map.insert("access_token".into(), serde_json::json!(t));
+    }
+    let remote = cloudsync_providers::Factory
+        .open(cloud.id(), &probe)
+        .context("opening the account")?;
+    remote
+        .account_id()
+        .await
+        .context("asking the provider which account this is")?
+        .with_context(|| format!("{} did not name the account", cloud.id()))
+}
+
+/// `connection add dropbox|gdrive|baidu`.
+///
+/// # Errors
+/// When no engine can answer; bad input prints its reason and gives exit code 2.
+pub async fn add(
+    cloud: Cloud,
+    args: AddCloudArgs,
+    talk: &mut Talk<'_>,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let AddCloudArgs {
+        name,
+        local,
+        app_key,
+        api_base,
+        remote_root,
+        sign_in,
+        options,
+    } = args;
+    let mut settings = ConnectionSettings::default();
+    if let Err(e) = options.apply(&mut settings) {
+        return Ok(bad_input(e));
+    }
+    let wanted = Wanted {
+        app_key: app_key.as_deref(),
+        api_base: api_base.as_deref(),
+        remote_root: remote_root.as_deref(),
+        sign_in: &sign_in,
+    };
+    let (config, tokens, account) = match prepare(cloud, wanted, talk.dir).await {
+        Ok(p) => p,
+        Err(e) => return Ok(bad_input(e)),
+    };
+    let add = AddConnection {
+        name,
+        provider: cloud.id().into(),
+        local_root: std::path::absolute(&local).unwrap_or(local),
+        remote: config,
+        credential: format!("{}:{account}", cloud.id()),
+        remote_local_dir: None,
+        settings,
+    };
+    add_with_secret(talk, add, "token_secret", &tokens.to_secret(), json).await
+}
+
+/// What the user asked for in `connection add`.
+struct Wanted<'a> {
+    app_key: Option<&'a str>,
+    api_base: Option<&'a str>,
+    remote_root: Option<&'a str>,
+    sign_in: &'a SignInArgs,
+}
+
+/// Everything `add` needs before it asks the engine: the stored config, the tokens and
+/// the account.
+async fn prepare(
+    cloud: Cloud,
+    args: Wanted<'_>,
+    dir: &ConfigDir,
+) -> anyhow::Result<(serde_json::Value, StoredTokens, String)> {
+    if let Some(base) = args.api_base {
+        anyhow::ensure!(
+            base.starts_with("http://") || base.starts_with("https://"),
+            "--api-base must start with http:// or https:// (got {base:?})"
+        );
+    }
+    let keys = app_keys(
+        cloud,
+        dir,
+        args.app_key,
+        args.sign_in.app_secret_env.as_deref(),
+    )?;
+    let api_base = args.api_base.map(|b| b.trim_end_matches('/'));
+    let mut config = serde_json::json!({ "app_key": keys.key });
+    if let Some(map) = config.as_object_mut() {
+        if let Some(b) = api_base {
+            map.insert("api_base".into(), serde_json::json!(b));
+        }
+        if let Some(r) = args.remote_root {
+            map.insert("root".into(), serde_json::json!(r));
+        }
+        if let Some(n) = &keys.name {
+            map.insert("app_name".into(), serde_json::json!(n));
+        }
+    }
+    let app = cloud.app(api_base, &keys.key, keys.secret.as_deref());
+    let tokens = obtain_tokens(cloud, &app, args.sign_in).await?;
+    let account = account_of(cloud, &config, &tokens).await?;
+    Ok((config, tokens, account))
+}
+
+/// `relink NAME`: signs in again and stores the new tokens; the trees are kept.
+///
+/// # Errors
+/// When no engine can answer; bad input prints its reason and gives exit code 2.
+pub async fn relink(name: String, args: SignInArgs, talk: &mut Talk<'_>) -> anyhow::Result<u8> {
+    let current = talk.call(Request::Get { name: name.clone() }).await?;
+    if !current.ok {
+        return Ok(output::print(
+            &View::Message(String::new()),
+            &current,
+            false,
+        ));
+    }
+    match renew_tokens(&name, &current.data, &args).await {
+        Ok(()) => {}
+        Err(e) => return Ok(bad_input(e)),
+    }
+    let resp = talk.call(Request::Relinked { name: name.clone() }).await?;
+    Ok(output::print(
+        &View::Message(format!(
+            "relinked {name}; the next sync picks up what changed meanwhile"
+        )),
+        &resp,
+        false,
+    ))
+}
+
+async fn renew_tokens(
+    name: &str,
+    conn: &serde_json::Value,
+    args: &SignInArgs,
+) -> anyhow::Result<()> {
+    let text = |k: &str| conn.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+    let cloud = Cloud::from_id(text("provider")).with_context(|| {
+        format!(
+            "{name} is a {} connection; relink is for dropbox, gdrive and baidu",
+            text("provider")
+        )
+    })?;
+    let config = conn.get("remote").cloned().unwrap_or_default();
+    let secret: SecretRef = config
+        .get("token_secret")
+        .cloned()
+        .map(serde_json::from_value)
+        .transpose()
+        .context("the connection's token reference is damaged")?
+        .context("the connection names no token store")?;
+    let stored_secret = secret
+        .get()
+        .ok()
+        .flatten()
+        .and_then(|t| StoredTokens::parse(&t).client_secret);
+    let secret_key = match &args.app_secret_env {
+        Some(var) => Some(
+            std::env::var(var).with_context(|| format!("--app-secret-env: ${var} is not set"))?,
+        ),
+        None => stored_secret,
+    };
+    let key = config
+        .get("app_key")
+        .and_then(|v| v.as_str())
+        .context("the connection names no app key")?;
+    let api_base = config.get("api_base").and_then(|v| v.as_str());
+    let app = cloud.app(api_base, key, secret_key.as_deref());
+    let tokens = obtain_tokens(cloud, &app, args).await?;
+    let account = account_of(cloud, &config, &tokens).await?;
+    let expected = text("credential")
+        .strip_prefix(&format!("{}:", cloud.id()))
+        .unwrap_or_default()
+        .to_string();
+    anyhow::ensure!(
+        account == expected,
+        "signed in as {account}, but {name} syncs the account {expected}; sign in with that \
+         account (nothing was changed)"
+    );
+    secret
+        .set(&tokens.to_secret())
+        .with_context(|| format!("storing the new sign-in in {}", secret.describe()))?;
+    Ok(())
+}

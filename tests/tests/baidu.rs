@@ -702,3 +702,29 @@ fn an_empty_local_file_fails_with_its_reason_and_the_rest_syncs() {
         emu.stop().await;
     });
 }
+
+#[test]
+fn a_folder_below_the_app_folder_can_be_the_root() {
+    run(20, async {
+        let emu = emulator().await;
+        let config = json!({
+            "app_name": APP,
+            "root": "/Work/Docs/",
+            "api_base": emu.base_url,
+            "access_token": TOKEN,
+            "listall_per_minute": 0,
+        });
+        let r = Baidu::from_config(&config).expect("config");
+        assert_eq!(r.root(), "/apps/CloudSync/Work/Docs");
+        r.prepare_root().await.expect("prepare");
+        put(&r, "x.txt", b"x", None).await.expect("upload");
+        let whole = plain(&emu);
+        assert!(node(&whole, "Work/Docs/x.txt").await.is_some());
+        let listed = r.list(&Tree::new()).await.expect("list");
+        let paths: Vec<&str> = listed.nodes.iter().map(|n| n.path.as_str()).collect();
+        assert_eq!(paths, ["x.txt"]);
+        let bad = json!({"app_name": APP, "root": "../escape", "access_token": TOKEN});
+        assert!(Baidu::from_config(&bad).is_err());
+        emu.stop().await;
+    });
+}

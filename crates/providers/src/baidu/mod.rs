@@ -1,6 +1,7 @@
 //! The Baidu Netdisk backend (the "xpan" open platform).
 //!
-//! - **Root**: fixed at `/apps/<app name>`, the only folder an app may write to.
+//! - **Root**: `/apps/<app name>` (the only folder an app may write to), or a folder
+//!   below it.
 //! - **Listing**: `listall` below the root, diffed by the engine (Baidu has no change
 //!   feed), paced to `listall_per_minute` calls (`listing.rs`). Node id = `fs_id`;
 //!   revision = `fs_id:server_mtime:size`; mtime = the `local_mtime` given at upload.
@@ -22,10 +23,12 @@
 //!   20 GB SVIP) are refused by upload with an explanation (the engine has no provider
 //!   size rule to skip them up front).
 //!
-//! Config (`from_config`): `app_name` (required: the folder below `/apps`), `api_base`
+//! Config (`from_config`): `app_name` (required: the folder below `/apps`), `root`
+//! (optional: a folder below the app folder to sync instead of all of it), `api_base`
 //! (one URL in place of pan.baidu.com, d.pcs.baidu.com and openapi.baidu.com; for the
-//! emulator), `app_key` and `secret_key` (the app's AppKey and SecretKey, for renewing
-//! tokens), `token_secret` (a `SecretRef` to the stored tokens, renewed through
+//! emulator), `app_key` and `app_secret` (the app's AppKey and SecretKey, for renewing
+//! tokens; the SecretKey may instead come from `CLOUDSYNC_BAIDU_APP_SECRET`),
+//! `token_secret` (a `SecretRef` to the stored tokens, renewed through
 //! [`crate::oauth::stored::StoredTokenSource`]) or `access_token` (inline and never
 //! renewed, for tests and scripts), and `listall_per_minute` (default 8; 0 turns pacing
 //! off).
@@ -55,6 +58,9 @@ use crate::oauth::OAuthApp;
 /// Baidu's hosts.
 const PAN: &str = "https://pan.baidu.com";
 const PCS: &str = "https://d.pcs.baidu.com";
+
+/// Where the app's SecretKey is read from when the config has none.
+pub const APP_SECRET_ENV: &str = "CLOUDSYNC_BAIDU_APP_SECRET";
 
 /// The User-Agent Baidu requires on downloads (its samples send it on every call).
 pub const USER_AGENT: &str = "pan.baidu.com";
@@ -94,7 +100,7 @@ pub struct Baidu {
     pan: String,
     pcs: String,
     app_key: Option<String>,
-    /// `/apps/<app name>`.
+    /// `/apps/<app name>`, or a folder below it.
     root: String,
     tokens: Arc<dyn TokenSource>,
     listall_per_minute: u32,
@@ -162,6 +168,17 @@ impl Baidu {
         })
     }
 
+    /// Puts the sync root at `folder` below the app folder (`/apps/<app name>/<folder>`).
+    ///
+    /// # Errors
+    /// [`RemoteError::Other`] for a folder that is no valid relative path.
+    pub fn with_folder(mut self, folder: &str) -> Result<Baidu, RemoteError> {
+        let rel = RelPath::new(folder.trim_matches('/'))
+            .map_err(|e| other(format!("bad Baidu root folder {folder:?}: {e}")))?;
+        self.root = format!("{}/{}", self.root, rel.as_str());
+        Ok(self)
+    }
+
     /// Paces listall to `per_minute` calls (0: no pacing; the server still answers 31034
     /// past its own limit).
     pub fn with_listall_per_minute(mut self, per_minute: u32) -> Baidu {
@@ -194,6 +211,9 @@ impl Baidu {
             }
         };
         let mut b = Baidu::new(app_name, s("api_base"), tokens)?;
+        if let Some(folder) = s("root").filter(|r| !r.trim_matches('/').is_empty()) {
+            b = b.with_folder(folder)?;
+        }
         b.app_key = s("app_key").map(str::to_string);
         if let Some(n) = config.get("listall_per_minute").and_then(Value::as_u64) {
             b.listall_per_minute = u32::try_from(n).unwrap_or(u32::MAX);
@@ -206,7 +226,7 @@ impl Baidu {
         self.app_key.as_deref()
     }
 
-    /// `/apps/<app name>`.
+    /// The sync root's absolute path: `/apps/<app name>`, or a folder below it.
     pub fn root(&self) -> &str {
         &self.root
     }

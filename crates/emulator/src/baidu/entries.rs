@@ -24,6 +24,29 @@ pub fn category(e: &Entry) -> u32 {
     }
 }
 
+/// The MD5 as Baidu's listings spell it: the four 8-digit groups reordered
+/// (`[8..16] [0..8] [24..32] [16..24]`), each digit XORed with its position's low four
+/// bits, and the tenth digit moved into `g..v` so the whole is no longer hex (the form
+/// OpenList's `DecryptMd5` undoes). Clients must not read it as a content hash.
+pub fn obfuscated_md5(md5: &str) -> String {
+    if md5.len() != 32 || !md5.is_ascii() {
+        return md5.to_string();
+    }
+    let reordered = [&md5[8..16], &md5[..8], &md5[24..32], &md5[16..24]].concat();
+    reordered
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            let n = c.to_digit(16).unwrap_or(0) ^ (i as u32 & 15);
+            if i == 9 {
+                char::from(b'g' + n as u8)
+            } else {
+                char::from_digit(n, 16).unwrap_or('0')
+            }
+        })
+        .collect()
+}
+
 /// A `list` / `listall` item.
 pub fn list_item(e: &Entry, dir_empty: Option<bool>) -> Value {
     let mut v = json!({
@@ -53,7 +76,7 @@ pub fn list_item(e: &Entry, dir_empty: Option<bool>) -> Value {
             );
             map.insert("empty".into(), json!(0));
         } else {
-            map.insert("md5".into(), json!(e.md5));
+            map.insert("md5".into(), json!(obfuscated_md5(&e.md5)));
         }
     }
     v
@@ -117,4 +140,41 @@ pub fn hostile_items(dir: &str) -> Vec<Value> {
         item(6, join(dir, "../../escape.txt"), "escape.txt"),
         item(7, join(dir, "x"), "/etc/shadow"),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// OpenList's `DecryptMd5`, restated: the inverse the real clients apply.
+    fn plain(obfuscated: &str) -> String {
+        let digits: String = obfuscated
+            .chars()
+            .enumerate()
+            .map(|(i, c)| {
+                let n = if i == 9 {
+                    (c.to_ascii_lowercase() as u32).wrapping_sub('g' as u32)
+                } else {
+                    c.to_digit(16).unwrap_or(0)
+                };
+                char::from_digit(n ^ (i as u32 & 15), 16).unwrap_or('?')
+            })
+            .collect();
+        [
+            &digits[8..16],
+            &digits[..8],
+            &digits[24..32],
+            &digits[16..24],
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn listed_md5s_are_obfuscated_the_way_clients_undo() {
+        let md5 = "0cc175b9c0f1b6a831c399e269772661";
+        let shown = obfuscated_md5(md5);
+        assert_eq!(shown.len(), 32);
+        assert!(!shown.chars().all(|c| c.is_ascii_hexdigit()), "{shown}");
+        assert_eq!(plain(&shown), md5);
+    }
 }

@@ -25,8 +25,9 @@
 //!
 //! Choices where the reference is silent or unverified: empty files are refused at
 //! precreate with errno 2; a file over the account's cap (4 GB / 10 GB / 20 GB) with errno
-//! 31365 at precreate and create; listings carry the plain content MD5 (real Baidu often
-//! sends an obfuscated one); unknown fs_ids are left out of a filemetas answer; a partly
+//! 31365 at precreate and create; `list`/`listall` spell the MD5 obfuscated (as real Baidu
+//! often does; see [`entries::obfuscated_md5`]) while `filemetas` and `create` give it
+//! plain; unknown fs_ids are left out of a filemetas answer; a partly
 //! failed filemanager batch answers errno 12 with each item's own errno in `info`;
 //! `async=2` is performed at once and answers a `taskid`; rapid upload (`return_type 2`)
 //! is not offered; state is kept in memory only (`--data` is ignored).

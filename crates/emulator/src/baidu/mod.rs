@@ -2,7 +2,7 @@
 //!
 //! | Real host | Paths here | Module |
 //! |---|---|---|
-//! | `pan.baidu.com` | `/rest/2.0/xpan/file?method=list\|precreate\|create\|filemanager` | [`file`] |
+//! | `pan.baidu.com` | `/rest/2.0/xpan/file?method=list\|precreate\|create\|filemanager` | [`file`], [`upload`], [`filemanager`] |
 //! | `pan.baidu.com` | `/rest/2.0/xpan/multimedia?method=listall\|filemetas` | [`multimedia`] |
 //! | `pan.baidu.com` | `/rest/2.0/xpan/nas?method=uinfo`, `/api/quota` | [`account`] |
 //! | `d.pcs.baidu.com` | `/rest/2.0/pcs/superfile2?method=upload`, `/rest/2.0/pcs/file?method=locateupload` | [`pcs`] |
@@ -37,12 +37,14 @@ pub mod download;
 pub mod entries;
 pub mod errno;
 pub mod file;
+pub mod filemanager;
 pub mod multimedia;
 pub mod oauth;
 pub mod pcs;
 pub mod store;
 #[cfg(test)]
 mod tests;
+pub mod upload;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};

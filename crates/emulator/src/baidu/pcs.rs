@@ -51,7 +51,7 @@ pub async fn superfile2(
     let Ok(partseq) = usize::try_from(partseq) else {
         return errno::pcs(errno::PCS_BAD_PARAM);
     };
-    match super::file::put_block(&b, &account, uploadid, path, partseq, data) {
+    match super::upload::put_block(&b, &account, uploadid, path, partseq, data) {
         Ok(md5) => {
             axum::Json(json!({ "md5": md5, "request_id": errno::request_id() })).into_response()
         }

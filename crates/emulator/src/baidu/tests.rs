@@ -1352,3 +1352,101 @@ async fn list_pages_one_folder_with_folders_first() {
     assert_eq!((past["errno"].as_i64(), names(&past).len()), (Some(0), 0));
     emu.stop().await;
 }
+
+#[tokio::test]
+async fn the_references_request_examples_verbatim() {
+    let (emu, c) = start().await;
+    // The reference's examples use the app folder /apps/x.
+    settings(&c, &emu, json!({"app_name": "x"})).await;
+    // precreate with the reference's block_list example: two blocks, both needed.
+    let pre = xpan(
+        &c,
+        &emu,
+        "precreate",
+        &[
+            ("path", "/apps/x/a.txt"),
+            ("size", &(BLOCK + 1).to_string()),
+            ("isdir", "0"),
+            ("autoinit", "1"),
+            ("rtype", "0"),
+            (
+                "block_list",
+                r#"["98d02a0f54781a93e354b1fc85caf488","ca5273571daefb8ea01a42bfa5d02220"]"#,
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(pre["errno"], 0, "{pre}");
+    assert_eq!(pre["return_type"], 1);
+    assert_eq!(pre["block_list"], json!([0, 1]));
+    assert_eq!(pre["path"], "/apps/x/a.txt");
+
+    upload(&c, &emu, "/apps/x/a.txt", b"content of a", "0").await;
+    let fm = |opera: &'static str, filelist: &'static str| {
+        let c = c.clone();
+        let u = url(
+            &emu,
+            "/rest/2.0/xpan/file",
+            &[
+                ("method", "filemanager"),
+                ("opera", opera),
+                ("access_token", TOKEN),
+            ],
+        );
+        async move {
+            post(
+                &c,
+                u,
+                &[("async", "0"), ("filelist", filelist), ("ondup", "fail")],
+            )
+            .await
+            .1
+        }
+    };
+    let moved = fm(
+        "move",
+        r#"[{"path":"/apps/x/a.txt","dest":"/apps/x/sub","newname":"a.txt","ondup":"fail"}]"#,
+    )
+    .await;
+    assert_eq!(moved["errno"], 0, "{moved}");
+    assert_eq!(
+        moved["info"],
+        json!([{"errno": 0, "path": "/apps/x/a.txt"}])
+    );
+    let copied = fm(
+        "copy",
+        r#"[{"path":"/apps/x/sub/a.txt","dest":"/apps/x","newname":"a.txt","ondup":"fail"}]"#,
+    )
+    .await;
+    assert_eq!(copied["errno"], 0, "{copied}");
+    let renamed = fm("rename", r#"[{"path":"/apps/x/a.txt","newname":"b.txt"}]"#).await;
+    assert_eq!(renamed["errno"], 0, "{renamed}");
+    // The delete example names a.txt, which the rename just moved away: -9 in its item.
+    let deleted = fm("delete", r#"["/apps/x/a.txt"]"#).await;
+    assert_eq!(deleted["errno"], 12);
+    assert_eq!(deleted["info"][0]["errno"], -9);
+    let deleted = fm("delete", r#"["/apps/x/b.txt"]"#).await;
+    assert_eq!(deleted["errno"], 0, "{deleted}");
+    let (_, l) = get(
+        &c,
+        url(
+            &emu,
+            "/rest/2.0/xpan/multimedia",
+            &[
+                ("method", "listall"),
+                ("path", "/apps/x"),
+                ("recursion", "1"),
+                ("access_token", TOKEN),
+            ],
+        ),
+    )
+    .await;
+    let paths: Vec<&str> = l["list"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|e| e["path"].as_str())
+        .collect();
+    assert_eq!(paths, ["/apps/x/sub", "/apps/x/sub/a.txt"]);
+    emu.stop().await;
+}

@@ -728,3 +728,57 @@ fn a_folder_below_the_app_folder_can_be_the_root() {
         emu.stop().await;
     });
 }
+
+#[test]
+fn odd_names_round_trip_both_ways() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let engine = engine(tmp.path());
+    run(40, async {
+        let emu = emulator().await;
+        let local = connect(&emu, &engine, tmp.path()).await;
+        let names = cloudsync_tests::names::odd_names();
+        for (name, _) in &names {
+            let p = local.join("up").join(name);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&p, format!("content of {name}")).expect("write");
+        }
+        sync(&engine).await;
+        let probe = plain(&emu);
+        let listed = probe.list(&Tree::new()).await.expect("list");
+        for (name, skipped) in &names {
+            let on_pan = listed
+                .nodes
+                .iter()
+                .find(|n| n.path.as_str() == format!("up/{name}"));
+            if *skipped {
+                assert!(on_pan.is_none(), "{name:?} should be skipped");
+                continue;
+            }
+            let n = on_pan.unwrap_or_else(|| panic!("{name:?} missing on Baidu"));
+            assert_eq!(
+                get(&probe, n).await,
+                format!("content of {name}").as_bytes()
+            );
+            // And back down, under another folder.
+            let down = format!("down/{name}");
+            put(
+                &probe,
+                &down,
+                format!("from baidu: {name}").as_bytes(),
+                None,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{down:?}: {e}"));
+        }
+        sync(&engine).await;
+        for (name, _) in names.iter().filter(|(_, skipped)| !*skipped) {
+            assert_eq!(
+                std::fs::read(local.join("down").join(name)).expect("downloaded"),
+                format!("from baidu: {name}").as_bytes(),
+                "{name:?}"
+            );
+        }
+        assert_eq!(sync(&engine).await, 0, "converged");
+        emu.stop().await;
+    });
+}

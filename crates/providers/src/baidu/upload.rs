@@ -194,6 +194,15 @@ impl Baidu {
                 &format!("uploading {path} (precreate)"),
             )
             .await?;
+        if num(&pre, "return_type") == Some(2) {
+            // Rapid upload: the server had the content and stored the file at precreate.
+            // Never asked for (no content-md5/slice-md5 is sent), but taken if it comes.
+            self.forget(&remote);
+            return self
+                .stat(path)
+                .await?
+                .ok_or_else(|| RemoteError::NotFound(format!("{path} vanished after upload")));
+        }
         let uploadid = pre
             .get("uploadid")
             .and_then(Value::as_str)
@@ -208,33 +217,31 @@ impl Baidu {
                 .collect(),
             None => (0..blocks.len()).collect(),
         };
-        if num(&pre, "return_type") != Some(2) {
-            for i in needed {
-                let data = read_block(&mut file, i, block, size)?;
-                let seq = i.to_string();
-                let answer = self
-                    .call(
-                        Method::POST,
-                        Host::Pcs,
-                        "/rest/2.0/pcs/superfile2",
-                        &[
-                            ("method", "upload"),
-                            ("type", "tmpfile"),
-                            ("path", &remote),
-                            ("uploadid", &uploadid),
-                            ("partseq", &seq),
-                        ],
-                        Body::File(data),
-                        &format!("uploading block {i} of {path}"),
-                    )
-                    .await?;
-                if let Some(md5) = answer.get("md5").and_then(Value::as_str) {
-                    if !md5.eq_ignore_ascii_case(&blocks[i]) {
-                        return Err(RemoteError::Unavailable(format!(
-                            "block {i} of {path} arrived damaged (MD5 {md5}, sent {})",
-                            blocks[i]
-                        )));
-                    }
+        for i in needed {
+            let data = read_block(&mut file, i, block, size)?;
+            let seq = i.to_string();
+            let answer = self
+                .call(
+                    Method::POST,
+                    Host::Pcs,
+                    "/rest/2.0/pcs/superfile2",
+                    &[
+                        ("method", "upload"),
+                        ("type", "tmpfile"),
+                        ("path", &remote),
+                        ("uploadid", &uploadid),
+                        ("partseq", &seq),
+                    ],
+                    Body::File(data),
+                    &format!("uploading block {i} of {path}"),
+                )
+                .await?;
+            if let Some(md5) = answer.get("md5").and_then(Value::as_str) {
+                if !md5.eq_ignore_ascii_case(&blocks[i]) {
+                    return Err(RemoteError::Unavailable(format!(
+                        "block {i} of {path} arrived damaged (MD5 {md5}, sent {})",
+                        blocks[i]
+                    )));
                 }
             }
         }

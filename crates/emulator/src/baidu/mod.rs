@@ -30,7 +30,8 @@
 //! plain; unknown fs_ids are left out of a filemetas answer; a partly
 //! failed filemanager batch answers errno 12 with each item's own errno in `info`;
 //! `async=2` is performed at once and answers a `taskid`; rapid upload (`return_type 2`)
-//! is not offered; state is kept in memory only (`--data` is ignored).
+//! is offered when `content-md5` and `slice-md5` match a file of the same account and size;
+//! state is kept in memory only (`--data` is ignored).
 
 pub mod account;
 pub mod download;

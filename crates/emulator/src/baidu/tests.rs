@@ -1450,3 +1450,50 @@ async fn the_references_request_examples_verbatim() {
     assert_eq!(paths, ["/apps/x/sub", "/apps/x/sub/a.txt"]);
     emu.stop().await;
 }
+
+#[tokio::test]
+async fn rapid_upload_when_the_account_already_has_the_content() {
+    let (emu, c) = start().await;
+    let data = b"known content".to_vec();
+    upload(&c, &emu, &format!("{APP}/first.txt"), &data, "0").await;
+    let list = format!("[\"{}\"]", md5_hex(&data));
+    let size = data.len().to_string();
+    let pre = |path: String, content_md5: String| {
+        let c = c.clone();
+        let u = url(
+            &emu,
+            "/rest/2.0/xpan/file",
+            &[("method", "precreate"), ("access_token", TOKEN)],
+        );
+        let (list, size, slice) = (list.clone(), size.clone(), md5_hex(&data));
+        async move {
+            post(
+                &c,
+                u,
+                &[
+                    ("path", &path),
+                    ("size", &size),
+                    ("isdir", "0"),
+                    ("autoinit", "1"),
+                    ("rtype", "0"),
+                    ("block_list", &list),
+                    ("content-md5", &content_md5),
+                    ("slice-md5", &slice),
+                ],
+            )
+            .await
+            .1
+        }
+    };
+    let rapid = pre(format!("{APP}/second.txt"), md5_hex(&data)).await;
+    assert_eq!(rapid["errno"], 0, "{rapid}");
+    assert_eq!(rapid["return_type"], 2);
+    assert_eq!(rapid["info"]["path"], format!("{APP}/second.txt"));
+    assert_eq!(rapid["info"]["size"], data.len());
+    assert_eq!(rapid["info"]["md5"], md5_hex(&data));
+    // Unknown content: an ordinary precreate.
+    let normal = pre(format!("{APP}/third.txt"), md5_hex(b"other")).await;
+    assert_eq!(normal["return_type"], 1);
+    assert_eq!(normal["block_list"], json!([0]));
+    emu.stop().await;
+}

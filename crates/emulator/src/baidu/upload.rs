@@ -60,6 +60,11 @@ pub fn precreate(b: &Baidu, q: &Params, f: &Params) -> Response {
     if blocks.len() > MAX_BLOCKS || (blocks.len() as u64) * max_block < size {
         return errno::xpan(errno::BAD_PARAM);
     }
+    if let (Some(content_md5), Some(slice_md5)) = (f.get("content-md5"), f.get("slice-md5")) {
+        if let Some(r) = rapid_upload(b, &account, f, &path, size, content_md5, slice_md5) {
+            return r;
+        }
+    }
     let given = f.get("uploadid").cloned();
     let answer = b.with_drive(&account, |d| {
         if d.used() + size > settings.quota {
@@ -97,6 +102,74 @@ pub fn precreate(b: &Baidu, q: &Params, f: &Params) -> Response {
         })),
         Err(n) => errno::xpan(n),
     }
+}
+
+/// Bytes `slice-md5` covers.
+const SLICE: usize = 256 * 1024;
+
+/// Rapid upload (秒传): when the account already holds a file with this size, content MD5
+/// and first-256-KiB MD5, the new file is made from it at once and precreate answers
+/// `return_type: 2` with its metadata in `info`. `None` when no such file exists.
+fn rapid_upload(
+    b: &Baidu,
+    account: &str,
+    f: &Params,
+    path: &str,
+    size: u64,
+    content_md5: &str,
+    slice_md5: &str,
+) -> Option<Response> {
+    let on_existing = OnExisting::from_rtype(int(f, "rtype").unwrap_or(0))?;
+    let now = now_secs();
+    let local_mtime = int(f, "local_mtime").unwrap_or(now);
+    let result = b.with_drive(account, |d| {
+        let content = d
+            .entries
+            .values()
+            .find(|e| {
+                !e.isdir
+                    && e.size() == size
+                    && e.md5.eq_ignore_ascii_case(content_md5)
+                    && md5_hex(&e.content[..e.content.len().min(SLICE)])
+                        .eq_ignore_ascii_case(slice_md5)
+            })?
+            .content
+            .clone();
+        if d.used() + size > b.settings().quota {
+            return Some(Err(errno::QUOTA_FULL));
+        }
+        let entry = Entry {
+            fs_id: b.new_id(),
+            path: path.to_string(),
+            isdir: false,
+            md5: md5_hex(&content),
+            content,
+            server_ctime: now,
+            server_mtime: now,
+            local_ctime: int(f, "local_ctime").unwrap_or(local_mtime),
+            local_mtime,
+        };
+        Some(d.put(entry, on_existing, &mut || b.new_id()))
+    })?;
+    Some(match result {
+        Ok(e) => errno::ok(json!({
+            "path": e.path,
+            "uploadid": "",
+            "return_type": 2,
+            "block_list": [],
+            "info": {
+                "fs_id": e.fs_id,
+                "path": e.path,
+                "size": e.size(),
+                "md5": e.md5,
+                "isdir": 0,
+                "category": super::entries::category(&e),
+                "ctime": e.server_ctime,
+                "mtime": e.server_mtime,
+            },
+        })),
+        Err(n) => errno::xpan(n),
+    })
 }
 
 /// Stores one block for a pending upload (superfile2); returns its MD5.

@@ -11,6 +11,8 @@
 # Usage: bench/run.sh            local backend vs cp -r + sync (bench/run.py)
 #        bench/run.sh remote     CloudSync vs rclone on rclone serve webdav and moto_server
 #                                (bench/remote.py; its knobs are in bench/README.md)
+#        bench/run.sh cloud      CloudSync against the emulated Dropbox, Drive and Baidu
+#                                (bench/cloud.py; its knobs are in its docstring)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,11 +28,16 @@ target_dir=$(cargo metadata --format-version 1 --no-deps --locked \
 bin="$target_dir/release/cloudsync"
 
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
-  echo "bench: cargo build --release -p cloudsync-cli --locked" >&2
-  cargo build --release -p cloudsync-cli --locked
+  echo "bench: cargo build --release -p cloudsync-cli -p cloudsync-emulator --locked" >&2
+  cargo build --release -p cloudsync-cli -p cloudsync-emulator --locked
 fi
 [ -x "$bin" ] || { echo "bench: no binary at $bin" >&2; exit 1; }
 
+if [ "${1:-}" = cloud ]; then
+  shift
+  exec python3 bench/cloud.py --bin "$bin" --emulator "$target_dir/release/cloudsync-emulator" \
+    --out bench/out/cloud.json "$@"
+fi
 if [ "${1:-}" = remote ]; then
   shift
   if ! command -v rclone >/dev/null 2>&1 || ! command -v moto_server >/dev/null 2>&1; then

@@ -112,7 +112,7 @@ impl std::str::FromStr for Choice {
 /// The engine.
 pub struct Engine {
     ctx: Context,
-    store: Mutex<Store>,
+    store: Arc<Mutex<Store>>,
     factory: Arc<dyn RemoteFactory>,
     /// Trees kept between rounds, and the lock that serialises rounds of one connection.
     live: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<Option<LiveTrees>>>>>,
@@ -149,7 +149,7 @@ impl Engine {
     pub fn with_parts(store: Store, ctx: Context, factory: Arc<dyn RemoteFactory>) -> Engine {
         Engine {
             ctx,
-            store: Mutex::new(store),
+            store: Arc::new(Mutex::new(store)),
             factory,
             live: Mutex::new(HashMap::new()),
             purged: Mutex::new(HashMap::new()),
@@ -173,6 +173,10 @@ impl Engine {
             }
         }
         let remote = self.factory.open(&conn.provider, &conn.remote)?;
+        remote.attach_upload_sessions(Arc::new(crate::sessions::JournalSessions::new(
+            self.store.clone(),
+            conn.id,
+        )));
         remotes.insert(conn.id, (key, remote.clone()));
         Ok(remote)
     }

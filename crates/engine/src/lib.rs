@@ -7,6 +7,7 @@
 //! - [`sync`]: one round of observe, plan, guard, execute; [`executor`]: running plans
 //!   without losing data;
 //! - [`engine::Engine`]: the API the CLI, the daemon and the app use;
+//! - [`sessions`]: resumable upload sessions kept in the journal across restarts;
 //! - [`service`]: the daemon (one engine per config dir, control socket, watchers, polls);
 //! - [`events`]: the typed event stream.
 //!
@@ -29,6 +30,7 @@ pub mod remote;
 pub mod scan;
 pub mod secrets;
 pub mod service;
+pub mod sessions;
 pub mod store;
 pub mod sync;
 pub mod trash;

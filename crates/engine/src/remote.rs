@@ -135,6 +135,15 @@ pub trait Remote: Send + Sync {
         Ok(None)
     }
 
+    /// Gives the backend a place to keep its resumable upload sessions across restarts
+    /// (called once, after the engine opened it). Backends without sessions ignore it.
+    fn attach_upload_sessions(
+        &self,
+        sessions: std::sync::Arc<dyn crate::sessions::UploadSessions>,
+    ) {
+        let _ = sessions;
+    }
+
     /// Prepares a new connection's root (for example writes its marker).
     async fn prepare_root(&self) -> Result<(), RemoteError> {
         Ok(())

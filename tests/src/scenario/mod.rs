@@ -10,9 +10,11 @@
 //!   path patterns with `*`;
 //! - [`script`]: the commands;
 //! - [`tree`]: snapshots of a side and their comparison with an expected tree;
+//! - [`cloud`]: the remote side on an emulated cloud provider (Dropbox, Drive, Baidu);
 //! - [`faults`]: the remote wrapper that stalls a transfer, for `crash-during-sync`;
 //! - [`runner`]: the world a scenario runs in.
 
+pub mod cloud;
 pub mod faults;
 pub mod runner;
 pub mod script;
@@ -54,4 +56,32 @@ pub fn scenario_names() -> Result<Vec<String>, String> {
     }
     names.sort();
     Ok(names)
+}
+
+/// What became of a scenario run on an emulated cloud provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloudRun {
+    /// It ran and passed.
+    Passed,
+    /// It cannot run with a cloud remote (why).
+    NotApplicable(String),
+}
+
+/// Parses one scenario file and runs it with the remote on `provider`'s emulator.
+///
+/// # Errors
+/// `FILE:LINE: what went wrong`.
+pub fn run_file_on_cloud(
+    path: &Path,
+    provider: cloudsync_emulator::Provider,
+) -> Result<CloudRun, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let script = script::parse(&text).map_err(|e| format!("{}:{e}", path.display()))?;
+    if let Some(why) = cloud::unsupported(&script) {
+        return Ok(CloudRun::NotApplicable(why));
+    }
+    runner::run_script_on(&script, Some(provider))
+        .map(|()| CloudRun::Passed)
+        .map_err(|e| format!("{}:{e}\n(scenario: {})", path.display(), script.purpose))
 }

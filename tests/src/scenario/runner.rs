@@ -17,6 +17,7 @@ use cloudsync_engine::store::{ActivityRow, Store};
 use cloudsync_engine::sync::Context;
 use cloudsync_engine::{Engine, EngineError, EventBus};
 
+use super::cloud::CloudSide;
 use super::faults::{Faults, FaultyFactory};
 use super::script::{Command, Content, LogCheck, Script, Step, SyncOutcome, Where};
 use super::syntax::{escape_bytes, escape_path, Pattern};
@@ -39,6 +40,8 @@ pub struct World {
     remote: PathBuf,
     rt: tokio::runtime::Runtime,
     engine: Option<Engine>,
+    /// The emulated cloud provider the remote side is on, if not a folder.
+    cloud: Option<CloudSide>,
     faults: Arc<Faults>,
     /// Activity rows with an id above this were written by the last sync.
     log_mark: i64,
@@ -56,6 +59,14 @@ impl World {
     /// # Errors
     /// Setup failures, as text.
     pub fn new() -> Result<World, String> {
+        World::on(None)
+    }
+
+    /// Like [`World::new`], with the remote on an emulated cloud provider when given.
+    ///
+    /// # Errors
+    /// Setup failures, as text.
+    pub fn on(provider: Option<cloudsync_emulator::Provider>) -> Result<World, String> {
         let tmp = tempfile::Builder::new()
             .prefix("cloudsync-scn-")
             .tempdir()
@@ -79,19 +90,36 @@ impl World {
             remote,
             rt,
             engine: None,
+            cloud: None,
             faults,
             log_mark: 0,
             last_mtime_ns: 0,
         };
         world.open_engine()?;
-        let req = AddConnection {
-            name: CONNECTION.into(),
-            provider: "local".into(),
-            local_root: world.local.clone(),
-            remote: serde_json::json!({ "path": world.remote.to_string_lossy() }),
-            credential: format!("local:{}", world.remote.display()),
-            remote_local_dir: Some(world.remote.clone()),
-            settings: ConnectionSettings::default(),
+        let req = match provider {
+            None => AddConnection {
+                name: CONNECTION.into(),
+                provider: "local".into(),
+                local_root: world.local.clone(),
+                remote: serde_json::json!({ "path": world.remote.to_string_lossy() }),
+                credential: format!("local:{}", world.remote.display()),
+                remote_local_dir: Some(world.remote.clone()),
+                settings: ConnectionSettings::default(),
+            },
+            Some(p) => {
+                let cloud = world.rt.block_on(CloudSide::start(p))?;
+                let req = AddConnection {
+                    name: CONNECTION.into(),
+                    provider: cloud.provider_id().into(),
+                    local_root: world.local.clone(),
+                    remote: cloud.config(),
+                    credential: cloud.credential(),
+                    remote_local_dir: None,
+                    settings: ConnectionSettings::default(),
+                };
+                world.cloud = Some(cloud);
+                req
+            }
         };
         let engine = world.engine()?;
         world
@@ -149,6 +177,20 @@ impl World {
     /// # Errors
     /// What went wrong, as text (without the line).
     pub fn step(&mut self, step: &Step) -> Result<(), String> {
+        if let Some(cloud) = &self.cloud {
+            let acted = match &step.command {
+                Command::Write(Where::Remote, p, c) => Some(self.rt.block_on(cloud.write(p, c))),
+                Command::Mkdir(Where::Remote, p) => Some(self.rt.block_on(cloud.mkdir(p))),
+                Command::Delete(Where::Remote, p) => Some(self.rt.block_on(cloud.delete(p))),
+                Command::Move(Where::Remote, from, to) => {
+                    Some(self.rt.block_on(cloud.rename(from, to)))
+                }
+                _ => None,
+            };
+            if let Some(result) = acted {
+                return result;
+            }
+        }
         match &step.command {
             Command::Settings(pairs) => self.settings(pairs),
             Command::Write(side, p, content) => self.write(*side, p, content),
@@ -215,7 +257,7 @@ impl World {
             Command::ExpectTree(sides, entries) => {
                 let mut report = String::new();
                 for side in sides.list() {
-                    let (found, _) = snapshot(self.root(side))?;
+                    let (found, _) = self.snapshot(side)?;
                     if let Some(diff) = compare(&found, entries) {
                         report.push_str(&format!(
                             "the {} tree does not match:\n{diff}  {} tree as found:\n{}",
@@ -305,7 +347,7 @@ impl World {
             Command::ExpectTemps(sides, n) => {
                 let mut bad = Vec::new();
                 for side in sides.list() {
-                    let (_, temps) = snapshot(self.root(side))?;
+                    let (_, temps) = self.snapshot(side)?;
                     if temps != *n {
                         bad.push(format!("{} temp files on the {} side", temps, side.word()));
                     }
@@ -319,6 +361,14 @@ impl World {
                     ))
                 }
             }
+        }
+    }
+
+    /// A side's tree and its count of engine temp files.
+    fn snapshot(&self, side: Where) -> Result<(Vec<Found>, usize), String> {
+        match (&self.cloud, side) {
+            (Some(cloud), Where::Remote) => self.rt.block_on(cloud.snapshot()),
+            _ => snapshot(self.root(side)),
         }
     }
 
@@ -659,7 +709,18 @@ pub fn apply_setting(s: &mut ConnectionSettings, k: &str, v: &str) -> Result<(),
 /// # Errors
 /// `LINE: what went wrong`, with trees and the last sync's activity where they help.
 pub fn run_script(script: &Script) -> Result<(), String> {
-    let mut world = World::new()?;
+    run_script_on(script, None)
+}
+
+/// Runs a whole script with the remote on an emulated provider (or a folder: `None`).
+///
+/// # Errors
+/// As [`run_script`].
+pub fn run_script_on(
+    script: &Script,
+    provider: Option<cloudsync_emulator::Provider>,
+) -> Result<(), String> {
+    let mut world = World::on(provider)?;
     for step in &script.steps {
         if let Err(e) = world.step(step) {
             let activity = world.describe_last_activity();

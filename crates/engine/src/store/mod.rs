@@ -296,14 +296,14 @@ fn expect_changed(changed: usize, what: impl FnOnce() -> String) -> Result<()> {
 }
 
 #[cfg(test)]
-mod test_util {
+pub(crate) mod test_util {
     //! Helpers shared by the store's tests.
 
     use super::{NewConnection, Store};
     use cloudsync_core::ConnectionSettings;
 
     /// A store in a fresh temp folder (the folder must outlive the store).
-    pub(super) fn temp_store() -> (tempfile::TempDir, Store) {
+    pub(crate) fn temp_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(&dir.path().join("db").join("cloudsync.db")).expect("open");
         (dir, store)
@@ -322,7 +322,7 @@ mod test_util {
     }
 
     /// Adds a connection named `name` and returns its id.
-    pub(super) fn add_conn(store: &mut Store, name: &str) -> i64 {
+    pub(crate) fn add_conn(store: &mut Store, name: &str) -> i64 {
         store
             .add_connection(&new_conn(name))
             .expect("add connection")

@@ -18,6 +18,7 @@ use cloudsync_engine::engine::AddConnection;
 use cloudsync_engine::localfs::StdFs;
 use cloudsync_engine::remote::{Remote, RemoteError};
 use cloudsync_engine::secrets::SecretRef;
+use cloudsync_engine::sessions::UploadSessions;
 use cloudsync_engine::store::{Action, Store};
 use cloudsync_engine::sync::Context;
 use cloudsync_engine::{Engine, EventBus};
@@ -569,23 +570,44 @@ impl TokenSource for CutOnRequest {
     }
 }
 
+/// Upload sessions kept in memory, standing in for the engine's journal across a restart.
+#[derive(Default)]
+struct MemorySessions(std::sync::Mutex<std::collections::HashMap<String, serde_json::Value>>);
+
+impl UploadSessions for MemorySessions {
+    fn load(&self, key: &str) -> Option<serde_json::Value> {
+        self.0.lock().expect("lock").get(key).cloned()
+    }
+    fn save(&self, key: &str, _path: &RelPath, state: &serde_json::Value) {
+        self.0
+            .lock()
+            .expect("lock")
+            .insert(key.into(), state.clone());
+    }
+    fn forget(&self, key: &str) {
+        self.0.lock().expect("lock").remove(key);
+    }
+}
+
 #[test]
 fn a_cut_upload_resumes_with_only_the_missing_blocks() {
     run(30, async {
         let emu = emulator().await;
         let size = 5 * BLOCK + 12_345;
         let data = pseudo_random(size, 21);
+        let sessions = Arc::new(MemorySessions::default());
         // Requests: precreate (1), superfile2 for blocks 0, 1, 2 (2-4), block 3 (5): cut.
         let tokens = Arc::new(CutOnRequest {
             emu_context: emu.context.clone(),
             calls: AtomicUsize::new(0),
             at: 5,
         });
-        let r = client(&emu, tokens.clone());
-        r.account().await.expect("account");
+        let first_run = client(&emu, tokens.clone());
+        first_run.attach_upload_sessions(sessions.clone());
+        first_run.account().await.expect("account");
         tokens.calls.store(0, Ordering::SeqCst);
         emu.context.faults.reset_stats();
-        let first = put(&r, "big.bin", &data, None).await;
+        let first = put(&first_run, "big.bin", &data, None).await;
         assert!(
             matches!(first, Err(RemoteError::Unavailable(_))),
             "{first:?}"
@@ -595,7 +617,17 @@ fn a_cut_upload_resumes_with_only_the_missing_blocks() {
             after_cut > 3 * BLOCK as u64,
             "three blocks went before the cut: {after_cut}"
         );
-        let made = put(&r, "big.bin", &data, None)
+        assert_eq!(
+            sessions.0.lock().expect("lock").len(),
+            1,
+            "the session was saved"
+        );
+
+        // A new client (a restart) with the saved sessions sends only blocks 3 to 5.
+        drop(first_run);
+        let second_run = plain(&emu);
+        second_run.attach_upload_sessions(sessions.clone());
+        let made = put(&second_run, "big.bin", &data, None)
             .await
             .expect("resumed upload");
         let total = emu.context.faults.stats().bytes_received;
@@ -604,8 +636,12 @@ fn a_cut_upload_resumes_with_only_the_missing_blocks() {
             "{total} bytes received for a {size}-byte file"
         );
         eprintln!("cut upload of {size} bytes: {total} bytes received in all");
+        assert!(
+            sessions.0.lock().expect("lock").is_empty(),
+            "the session was forgotten"
+        );
         assert_eq!(made.size, size as u64);
-        assert!(get(&plain(&emu), &made).await == data);
+        assert!(get(&second_run, &made).await == data);
         emu.stop().await;
     });
 }

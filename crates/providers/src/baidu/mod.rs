@@ -49,6 +49,7 @@ use cloudsync_core::capabilities::ProviderRules;
 use cloudsync_core::{Capabilities, Kind, Node, RelPath, Tree};
 use cloudsync_engine::remote::{Listing, Remote, RemoteError};
 use cloudsync_engine::secrets::SecretRef;
+use cloudsync_engine::sessions::UploadSessions;
 use serde_json::{json, Value};
 
 use crate::auth::{StaticToken, TokenSource};
@@ -107,6 +108,8 @@ pub struct Baidu {
     listall_calls: tokio::sync::Mutex<VecDeque<tokio::time::Instant>>,
     account: tokio::sync::OnceCell<Account>,
     uploads: Mutex<HashMap<String, upload::Pending>>,
+    /// The engine's saved upload sessions, once attached.
+    sessions: std::sync::OnceLock<Arc<dyn UploadSessions>>,
 }
 
 impl std::fmt::Debug for Baidu {
@@ -165,6 +168,7 @@ impl Baidu {
             listall_calls: tokio::sync::Mutex::new(VecDeque::new()),
             account: tokio::sync::OnceCell::new(),
             uploads: Mutex::new(HashMap::new()),
+            sessions: std::sync::OnceLock::new(),
         })
     }
 
@@ -434,6 +438,10 @@ impl Remote for Baidu {
             Ok(()) | Err(RemoteError::NotFound(_)) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    fn attach_upload_sessions(&self, sessions: Arc<dyn UploadSessions>) {
+        let _ = self.sessions.set(sessions);
     }
 
     async fn account_id(&self) -> Result<Option<String>, RemoteError> {

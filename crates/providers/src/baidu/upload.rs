@@ -6,9 +6,12 @@
 //! read back one at a time.
 //!
 //! **Resuming.** The uploadid and the block list are remembered per remote path until the
-//! create succeeds. When the engine tries the upload again (after a cut connection, say),
-//! precreate is sent with the same uploadid and answers only the blocks still missing, so
-//! only those are sent again.
+//! create succeeds, in memory and in the engine's saved upload sessions (keyed by the
+//! file version, so they survive a restart). When the upload is tried again (after a cut
+//! connection, a crash), precreate is sent with the same uploadid and answers only the
+//! blocks still missing, so only those are sent again. How long Baidu keeps an uploadid
+//! is unverified; a precreate that does not know it answers a fresh one and every block
+//! goes again.
 //!
 //! **No silent overwrite.** A new file is created with `rtype=0` (fail with -8 when
 //! something is there: `Changed`). A replacement first checks, right before create, that
@@ -23,6 +26,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use bytes::Bytes;
 use cloudsync_core::{Kind, Node, RelPath};
 use cloudsync_engine::remote::RemoteError;
+use cloudsync_engine::sessions::session_key;
 use md5::{Digest, Md5};
 use reqwest::Method;
 use serde_json::Value;
@@ -106,38 +110,65 @@ fn num(v: &Value, k: &str) -> Option<i64> {
 }
 
 impl Baidu {
-    fn pending(&self, remote: &str, blocks: &[String]) -> Option<String> {
-        let map = self
+    /// The uploadid of an unfinished upload of these very blocks to `remote`: kept in
+    /// memory, or (after a restart) in the engine's saved sessions under `key`.
+    fn pending(&self, key: &str, remote: &str, blocks: &[String]) -> Option<String> {
+        let in_memory = self
             .uploads
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(remote)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(remote)
             .filter(|p| p.blocks == blocks)
-            .map(|p| p.uploadid.clone())
+            .map(|p| p.uploadid.clone());
+        in_memory.or_else(|| {
+            let saved = self.sessions.get()?.load(key)?;
+            let same = saved.get("remote").and_then(Value::as_str) == Some(remote)
+                && saved
+                    .get("blocks")
+                    .and_then(Value::as_array)
+                    .is_some_and(|b| {
+                        b.len() == blocks.len()
+                            && b.iter().zip(blocks).all(|(x, y)| x.as_str() == Some(y))
+                    });
+            same.then(|| saved.get("uploadid")?.as_str().map(str::to_string))
+                .flatten()
+        })
     }
 
-    fn remember(&self, remote: &str, blocks: &[String], uploadid: &str) {
-        let mut map = self
-            .uploads
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if map.len() >= MAX_PENDING && !map.contains_key(remote) {
-            map.clear();
+    fn remember(&self, key: &str, path: &RelPath, remote: &str, blocks: &[String], uploadid: &str) {
+        {
+            let mut map = self
+                .uploads
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if map.len() >= MAX_PENDING && !map.contains_key(remote) {
+                map.clear();
+            }
+            map.insert(
+                remote.to_string(),
+                Pending {
+                    blocks: blocks.to_vec(),
+                    uploadid: uploadid.to_string(),
+                },
+            );
         }
-        map.insert(
-            remote.to_string(),
-            Pending {
-                blocks: blocks.to_vec(),
-                uploadid: uploadid.to_string(),
-            },
-        );
+        if let Some(sessions) = self.sessions.get() {
+            sessions.save(
+                key,
+                path,
+                &serde_json::json!({ "remote": remote, "uploadid": uploadid, "blocks": blocks }),
+            );
+        }
     }
 
-    fn forget(&self, remote: &str) {
+    fn forget(&self, key: &str, remote: &str) {
         self.uploads
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(remote);
+        if let Some(sessions) = self.sessions.get() {
+            sessions.forget(key);
+        }
     }
 
     /// Stores `size` bytes from `source` at `path` (see the module doc).
@@ -183,7 +214,8 @@ impl Baidu {
             ("local_mtime".to_string(), secs.clone()),
             ("local_ctime".to_string(), secs.clone()),
         ];
-        if let Some(id) = self.pending(&remote, &blocks) {
+        let key = session_key(path, size, mtime_ns);
+        if let Some(id) = self.pending(&key, &remote, &blocks) {
             form.push(("uploadid".to_string(), id));
         }
         let pre = self
@@ -197,7 +229,7 @@ impl Baidu {
         if num(&pre, "return_type") == Some(2) {
             // Rapid upload: the server had the content and stored the file at precreate.
             // Never asked for (no content-md5/slice-md5 is sent), but taken if it comes.
-            self.forget(&remote);
+            self.forget(&key, &remote);
             return self
                 .stat(path)
                 .await?
@@ -208,7 +240,7 @@ impl Baidu {
             .and_then(Value::as_str)
             .ok_or_else(|| RemoteError::Other(format!("precreate for {path} gave no uploadid")))?
             .to_string();
-        self.remember(&remote, &blocks, &uploadid);
+        self.remember(&key, path, &remote, &blocks, &uploadid);
         let needed: Vec<usize> = match pre.get("block_list").and_then(Value::as_array) {
             Some(list) => list
                 .iter()
@@ -269,12 +301,12 @@ impl Baidu {
             Ok(v) => v,
             Err(e @ RemoteError::Changed(_)) | Err(e @ RemoteError::Other(_)) => {
                 // The upload id is spent or useless now.
-                self.forget(&remote);
+                self.forget(&key, &remote);
                 return Err(e);
             }
             Err(e) => return Err(e),
         };
-        self.forget(&remote);
+        self.forget(&key, &remote);
         if made
             .get("path")
             .and_then(Value::as_str)

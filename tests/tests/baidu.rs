@@ -242,6 +242,21 @@ fn writes_outside_the_app_folder_are_refused() {
             Err(RemoteError::Other(m)) => assert!(m.contains("31064"), "{m}"),
             other => panic!("{other:?}"),
         }
+        // Unconfigured, the emulator learns the account's app folder from its first write;
+        // another app folder is refused after that.
+        settings(&emu, json!({"app_name": ""})).await;
+        r.prepare_root().await.expect("the first app folder");
+        put(&r, "x.txt", b"x", None).await.expect("upload");
+        let other = Baidu::new(
+            "Intruder",
+            Some(&emu.base_url),
+            Arc::new(StaticToken::new(TOKEN)),
+        )
+        .expect("client");
+        match other.prepare_root().await {
+            Err(RemoteError::Other(m)) => assert!(m.contains("31064"), "{m}"),
+            x => panic!("{x:?}"),
+        }
         emu.stop().await;
     });
 }

@@ -86,7 +86,10 @@ pub fn filemanager(b: &Baidu, q: &Params, f: &Params) -> Response {
 
 /// Applies one item; its errno.
 fn apply(b: &Baidu, account: &str, opera: &str, item: &Item, default_ondup: &str) -> i64 {
-    let app = b.settings().app_dir();
+    let app = match b.app_dir(account, &item.path, false) {
+        Ok(dir) => dir,
+        Err(n) => return n,
+    };
     if !is_within(&item.path, &app) || item.path == app {
         return errno::NOT_APP_DIR;
     }

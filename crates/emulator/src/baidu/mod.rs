@@ -13,14 +13,18 @@
 //! `errno` (xpan) or `error_code` (PCS), numbered as in the reference's table ([`errno`]).
 //!
 //! **The app folder.** Writes are allowed only below `/apps/<app name>` (errno 31064
-//! elsewhere); reads work anywhere. The app name is the emulator's [`DEFAULT_APP_NAME`]
-//! (`CloudSync`) unless changed with the settings endpoint: real Baidu takes it from the
-//! app's registration, which a token does not reveal.
+//! elsewhere); reads work anywhere. Real Baidu takes the name from the app's registration,
+//! which a token does not reveal, so the emulator either is told the name
+//! (`CLOUDSYNC_EMULATOR_BAIDU_APP_NAME`, or `app_name` on the settings endpoint) or, by
+//! default, learns it per account: the first `/apps/<name>` an account writes below
+//! becomes that account's app folder, and writes anywhere else are refused from then on
+//! (one account used by one app, as with a real registration).
 //!
 //! **Settings** (`POST /__emulator/baidu/settings`, JSON, every field optional):
 //! `listall_per_minute` (default 10, from `CLOUDSYNC_EMULATOR_BAIDU_LISTALL_PER_MINUTE` when
 //! set; 0 = unlimited), `vip_type` (0 normal, 1 VIP, 2 SVIP: block and file size caps),
-//! `quota` (bytes), `device_interval` (seconds, default 5), `app_name`. The request passes
+//! `quota` (bytes), `device_interval` (seconds, default 5), `app_name` (empty: learn it).
+//! The request passes
 //! the fault layer and counts in the stats like any other.
 //!
 //! Choices where the reference is silent or unverified: empty files are refused at
@@ -63,8 +67,8 @@ use crate::oauth::BearerError;
 use crate::server::{Context, ErrorStyle, ProviderApp};
 use store::Drive;
 
-/// The app folder's name when no setting says otherwise.
-pub const DEFAULT_APP_NAME: &str = "CloudSync";
+/// The environment variable that fixes the app folder's name.
+pub const APP_NAME_ENV: &str = "CLOUDSYNC_EMULATOR_BAIDU_APP_NAME";
 
 /// The environment variable that sets the listall limit per account and minute.
 pub const LISTALL_LIMIT_ENV: &str = "CLOUDSYNC_EMULATOR_BAIDU_LISTALL_PER_MINUTE";
@@ -83,8 +87,8 @@ pub struct Settings {
     pub quota: u64,
     /// Seconds between device-flow polls.
     pub device_interval: u64,
-    /// The folder below `/apps` the app may write to.
-    pub app_name: String,
+    /// The folder below `/apps` the app may write to; `None`: learned per account.
+    pub app_name: Option<String>,
 }
 
 impl Default for Settings {
@@ -97,7 +101,9 @@ impl Default for Settings {
             vip_type: 0,
             quota: store::DEFAULT_QUOTA,
             device_interval: 5,
-            app_name: DEFAULT_APP_NAME.to_string(),
+            app_name: std::env::var(APP_NAME_ENV)
+                .ok()
+                .filter(|n| !n.is_empty() && !n.contains('/')),
         }
     }
 }
@@ -121,11 +127,6 @@ impl Settings {
             1 => 10 * GB,
             _ => 20 * GB,
         }
-    }
-
-    /// `/apps/<app name>`.
-    pub fn app_dir(&self) -> String {
-        format!("/apps/{}", self.app_name)
     }
 }
 
@@ -194,6 +195,36 @@ impl Baidu {
             .tokens
             .check_bearer(q.get("access_token").map(String::as_str))
             .map_err(|_| errno::PCS_TOKEN)
+    }
+
+    /// The app folder (`/apps/<name>`) of `account`, for a write to `path` (a folder made
+    /// there with `folder`): the configured one, else the one the account first wrote
+    /// below, learned now when this is the account's first write below `/apps/<name>`.
+    ///
+    /// # Errors
+    /// `31064` for a first write outside `/apps/<name>`.
+    pub fn app_dir(&self, account: &str, path: &str, folder: bool) -> Result<String, i64> {
+        if let Some(name) = self.settings().app_name {
+            return Ok(format!("/apps/{name}"));
+        }
+        self.with_drive(account, |d| {
+            if let Some(dir) = &d.app_dir {
+                return Ok(dir.clone());
+            }
+            let name = path
+                .strip_prefix("/apps/")
+                .and_then(|rest| rest.split('/').next())
+                .filter(|n| !n.is_empty())
+                .ok_or(errno::NOT_APP_DIR)?;
+            let dir = format!("/apps/{name}");
+            store::check_write_path(&dir)?;
+            // Learned only from a write below it, or from making the folder itself.
+            if !(path.starts_with(&format!("{dir}/")) || (path == dir && folder)) {
+                return Err(errno::NOT_APP_DIR);
+            }
+            d.app_dir = Some(dir.clone());
+            Ok(dir)
+        })
     }
 
     /// Counts a listall call; false when the account went over its limit.
@@ -277,7 +308,7 @@ async fn change_settings(State(b): State<Arc<Baidu>>, Json(c): Json<SettingsChan
         s.device_interval = v;
     }
     if let Some(v) = c.app_name {
-        s.app_name = v;
+        s.app_name = Some(v).filter(|n| !n.is_empty());
     }
     StatusCode::NO_CONTENT
 }

@@ -90,6 +90,8 @@ pub struct Drive {
     pub entries: BTreeMap<String, Entry>,
     /// Pending uploads by uploadid.
     pub uploads: HashMap<String, Upload>,
+    /// The account's app folder, once learned (see [`super::Baidu::app_dir`]).
+    pub app_dir: Option<String>,
 }
 
 /// How `create` treats an existing path (`rtype`).

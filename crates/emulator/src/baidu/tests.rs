@@ -32,6 +32,8 @@ async fn start() -> (Emulator, Client) {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
+    // A known app folder; learning it from the first write has its own test.
+    settings(&client, &emu, json!({"app_name": "CloudSync"})).await;
     (emu, client)
 }
 
@@ -1495,5 +1497,18 @@ async fn rapid_upload_when_the_account_already_has_the_content() {
     let normal = pre(format!("{APP}/third.txt"), md5_hex(b"other")).await;
     assert_eq!(normal["return_type"], 1);
     assert_eq!(normal["block_list"], json!([0]));
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_configured_name_the_first_app_folder_written_is_the_accounts() {
+    let (emu, c) = start().await;
+    settings(&c, &emu, json!({"app_name": ""})).await;
+    // A first write outside /apps/<name> teaches nothing.
+    assert_eq!(precreate_errno(&c, &emu, "/outside.txt").await, 31064);
+    assert_eq!(precreate_errno(&c, &emu, "/apps/x.txt").await, 31064);
+    assert_eq!(precreate_errno(&c, &emu, "/apps/Bench/a.txt").await, 0);
+    assert_eq!(precreate_errno(&c, &emu, "/apps/Bench/sub/b.txt").await, 0);
+    assert_eq!(precreate_errno(&c, &emu, "/apps/Other/b.txt").await, 31064);
     emu.stop().await;
 }

@@ -21,9 +21,11 @@ fn block_list(f: &Params) -> Option<Vec<String>> {
         .then(|| list.into_iter().map(|s| s.to_ascii_lowercase()).collect())
 }
 
-/// Checks a path to write: inside the app folder (31064), a valid name (-7).
-pub fn writable(b: &Baidu, path: &str) -> Result<(), i64> {
-    if !is_within(path, &b.settings().app_dir()) {
+/// Checks a path to write a file (or, with `folder`, a folder) at: inside the app folder
+/// (the app folder itself only as a folder), else 31064; a valid name, else -7.
+pub fn writable(b: &Baidu, account: &str, path: &str, folder: bool) -> Result<(), i64> {
+    let app = b.app_dir(account, path, folder)?;
+    if !is_within(path, &app) || (path == app && !folder) {
         return Err(errno::NOT_APP_DIR);
     }
     check_write_path(path)
@@ -39,7 +41,7 @@ pub fn precreate(b: &Baidu, q: &Params, f: &Params) -> Response {
     let Some(path) = f.get("path").cloned() else {
         return errno::xpan(errno::BAD_PARAM);
     };
-    if let Err(n) = writable(b, &path) {
+    if let Err(n) = writable(b, &account, &path, false) {
         return errno::xpan(n);
     }
     if int(f, "isdir").unwrap_or(0) != 0 || int(f, "autoinit") != Some(1) {
@@ -216,7 +218,7 @@ pub fn create(b: &Baidu, q: &Params, f: &Params) -> Response {
     let Some(path) = f.get("path").cloned() else {
         return errno::xpan(errno::BAD_PARAM);
     };
-    if let Err(n) = writable(b, &path) {
+    if let Err(n) = writable(b, &account, &path, int(f, "isdir") == Some(1)) {
         return errno::xpan(n);
     }
     let Some(on_existing) = OnExisting::from_rtype(int(f, "rtype").unwrap_or(0)) else {

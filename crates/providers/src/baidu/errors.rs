@@ -52,8 +52,8 @@ pub fn map_errno(code: i64, what: &str, msg: &str) -> RemoteError {
             "{text}: apps may only write below /apps/<app name>"
         )),
         -7 => RemoteError::Other(format!(
-            "{text}: Baidu refuses this name (no \\ ? | \" > < : *, no leading or trailing \
-             '.' or white space) or denies access"
+            "{text}: Baidu refuses this name or path (no \\ ? | \" > < : *, no leading or \
+             trailing '.' or white space, at most 1000 characters) or denies access"
         )),
         31365 => RemoteError::Other(format!(
             "{text}: the file is larger than this account may upload"

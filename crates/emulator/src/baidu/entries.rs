@@ -47,8 +47,8 @@ pub fn obfuscated_md5(md5: &str) -> String {
         .collect()
 }
 
-/// A `list` / `listall` item.
-pub fn list_item(e: &Entry, dir_empty: Option<bool>) -> Value {
+/// A `list` / `listall` item; `dir_empty` says whether a folder has no children.
+pub fn list_item(e: &Entry, dir_empty: bool) -> Value {
     let mut v = json!({
         "fs_id": e.fs_id,
         "path": e.path,
@@ -70,10 +70,7 @@ pub fn list_item(e: &Entry, dir_empty: Option<bool>) -> Value {
     });
     if let Some(map) = v.as_object_mut() {
         if e.isdir {
-            map.insert(
-                "dir_empty".into(),
-                json!(u8::from(dir_empty.unwrap_or(true))),
-            );
+            map.insert("dir_empty".into(), json!(u8::from(dir_empty)));
             map.insert("empty".into(), json!(0));
         } else {
             map.insert("md5".into(), json!(obfuscated_md5(&e.md5)));

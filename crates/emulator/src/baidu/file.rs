@@ -75,7 +75,7 @@ fn list(b: &Baidu, q: &Params) -> Response {
             .into_iter()
             .skip(start)
             .take(limit)
-            .map(|e| list_item(e, Some(d.children(&e.path).is_empty())))
+            .map(|e| list_item(e, d.children(&e.path).is_empty()))
             .collect::<Vec<Value>>())
     });
     let mut items = match items {

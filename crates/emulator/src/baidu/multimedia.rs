@@ -54,7 +54,7 @@ fn listall(b: &Baidu, q: &Params) -> Response {
             .into_iter()
             .skip(start)
             .take(limit)
-            .map(|e| list_item(e, None))
+            .map(|e| list_item(e, d.children(&e.path).is_empty()))
             .collect();
         let next = (start + items.len()).min(total);
         Ok((items, next, next < total))

@@ -847,6 +847,8 @@ async fn listall_pages_with_a_cursor_and_is_rate_limited() {
             format!("{APP}/c")
         ]
     );
+    assert_eq!(first["list"][0]["dir_empty"], 0, "a holds b");
+    assert_eq!(second["list"][1]["dir_empty"], 1, "c is empty");
     // The default limit (10 a minute) answers 31034 after that many calls.
     settings(&c, &emu, json!({"listall_per_minute": 3})).await;
     for _ in 0..3 {

@@ -1,6 +1,6 @@
 //! The emulated drive: every account's files by absolute path and by `fs_id`, pending
-//! uploads (precreate -> superfile2 -> create), and the write restriction to
-//! `/apps/<app name>`.
+//! uploads (precreate -> superfile2 -> create), the account's app folder once learned, and
+//! Baidu's name checks for writes (the app-folder check itself is [`super::Baidu::app_dir`]).
 //!
 //! Paths are absolute (`/apps/CloudSync/a.txt`), compared byte for byte (case-sensitive:
 //! Baidu's behaviour is unverified, see the reference 3.9). Every file version gets a new
@@ -108,7 +108,7 @@ pub enum OnExisting {
 }
 
 impl OnExisting {
-    /// From the `rtype` parameter (absent: 0... see [`OnExisting::from_rtype`] callers).
+    /// From the `rtype` parameter (callers take an absent one as 0); `None` for others.
     pub fn from_rtype(rtype: i64) -> Option<OnExisting> {
         match rtype {
             0 => Some(OnExisting::Fail),

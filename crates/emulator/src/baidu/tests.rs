@@ -415,6 +415,47 @@ async fn authorization_code_with_a_redirect_or_oob() {
         (status, again["error"].as_str()),
         (400, Some("invalid_grant"))
     );
+    // Deny: back to the app with error=access_denied and the state.
+    let r = c
+        .post(format!("{}/oauth/2.0/authorize", emu.base_url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("client_id", "app-key"),
+            ("redirect_uri", "http://127.0.0.1:9/cb"),
+            ("state", "xyz"),
+            ("decision", "deny"),
+        ]))
+        .send()
+        .await
+        .expect("deny");
+    assert_eq!(r.status().as_u16(), 302);
+    let denied = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("location");
+    assert_eq!(
+        denied,
+        "http://127.0.0.1:9/cb?error=access_denied&state=xyz"
+    );
+    // response_type other than code is refused.
+    let (status, bad) = get(
+        &c,
+        url(
+            &emu,
+            "/oauth/2.0/authorize",
+            &[
+                ("response_type", "token"),
+                ("client_id", "app-key"),
+                ("redirect_uri", "oob"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, bad["error"].as_str()),
+        (400, Some("unsupported_response_type"))
+    );
     // oob: the code is shown on a page.
     let r = allow("oob").await.expect("allow");
     assert_eq!(r.status().as_u16(), 200);

@@ -13,8 +13,9 @@
 //!   before `rtype=3` for replacements (`upload.rs`).
 //! - **Downloads**: the filemetas `dlink` with `User-Agent: pan.baidu.com`, resumed with
 //!   Range (`download.rs`).
-//! - **Move/rename/delete**: `filemanager` (`ondup=fail`); deletes go to Baidu's recycle
-//!   bin, which the app cannot empty, so `delete_permanently` is the same delete.
+//! - **Move/rename/delete**: `filemanager` (`ondup=fail`, `manage.rs`); deletes go to
+//!   Baidu's recycle bin, which the app cannot empty, so `delete_permanently` is the same
+//!   delete.
 //! - **Errors**: `errno`/`error_code` one by one (`errors.rs`); 111/-6/31045 renew the
 //!   token once and retry (`api.rs`).
 //! - **Case**: names are treated as case-sensitive (Baidu's behaviour is unverified;
@@ -37,6 +38,7 @@ mod api;
 mod download;
 mod errors;
 mod listing;
+mod manage;
 mod upload;
 
 use std::collections::{HashMap, VecDeque};
@@ -46,11 +48,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cloudsync_core::capabilities::ProviderRules;
-use cloudsync_core::{Capabilities, Kind, Node, RelPath, Tree};
+use cloudsync_core::{Capabilities, Node, RelPath, Tree};
 use cloudsync_engine::remote::{Listing, Remote, RemoteError};
 use cloudsync_engine::secrets::SecretRef;
 use cloudsync_engine::sessions::UploadSessions;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::auth::{StaticToken, TokenSource};
 use crate::oauth::stored::StoredTokenSource;
@@ -270,27 +272,6 @@ impl Baidu {
             .await
             .copied()
     }
-
-    /// filemanager with one item, reading the item's errno out of a failed batch.
-    async fn manage(&self, opera: &str, item: Value, what: &str) -> Result<(), RemoteError> {
-        let list = json!([item]).to_string();
-        let v = self.filemanager_call(opera, list, what).await?;
-        let item_errno = v
-            .pointer("/info/0/errno")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        let top = api::answer_code(&v).map(|(c, _)| c).unwrap_or(0);
-        match (top, item_errno) {
-            (0, 0) => Ok(()),
-            (_, n) if n != 0 => Err(errors::map_errno(n, what, "")),
-            (n, _) => Err(errors::map_errno(n, what, "")),
-        }
-    }
-
-    /// Checks that `node` is still where and what it was listed as.
-    async fn expect(&self, node: &Node) -> Result<(), RemoteError> {
-        self.expect_version(&node.path, node).await
-    }
 }
 
 #[async_trait]
@@ -368,76 +349,15 @@ impl Remote for Baidu {
     }
 
     async fn mkdir(&self, path: &RelPath) -> Result<Node, RemoteError> {
-        let made = self
-            .file_post(
-                "create",
-                &[],
-                vec![
-                    ("path".into(), self.remote_path(path)),
-                    ("size".into(), "0".into()),
-                    ("isdir".into(), "1".into()),
-                    ("rtype".into(), "0".into()),
-                ],
-                &format!("creating the folder {path}"),
-            )
-            .await;
-        match made {
-            Ok(v) => {
-                let id = v.get("fs_id").map(|x| match x {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                });
-                Ok(Node::dir(path.clone(), id))
-            }
-            Err(RemoteError::Changed(_)) => match self.stat(path).await? {
-                Some(n) if n.kind == Kind::Dir => Ok(n),
-                Some(_) => Err(RemoteError::Changed(format!("{path} exists as a file"))),
-                None => Err(RemoteError::NotFound(format!("{path} vanished"))),
-            },
-            Err(e) => Err(e),
-        }
+        self.make_folder(path).await
     }
 
     async fn rename(&self, node: &Node, to: &RelPath) -> Result<Node, RemoteError> {
-        self.expect(node).await?;
-        let dest = match to.parent() {
-            Some(p) => self.remote_path(&p),
-            None => self.root.clone(),
-        };
-        self.manage(
-            "move",
-            json!({
-                "path": self.remote_path(&node.path),
-                "dest": dest,
-                "newname": to.name(),
-                "ondup": "fail",
-            }),
-            &format!("moving {} to {to}", node.path),
-        )
-        .await?;
-        self.stat(to)
-            .await?
-            .ok_or_else(|| RemoteError::NotFound(format!("{to} vanished after the move")))
+        self.move_node(node, to).await
     }
 
     async fn delete(&self, node: &Node) -> Result<(), RemoteError> {
-        match self.expect(node).await {
-            Ok(()) => {}
-            // Already gone: what a delete wants.
-            Err(RemoteError::NotFound(_)) => return Ok(()),
-            Err(e) => return Err(e),
-        }
-        match self
-            .manage(
-                "delete",
-                json!(self.remote_path(&node.path)),
-                &format!("deleting {}", node.path),
-            )
-            .await
-        {
-            Ok(()) | Err(RemoteError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.delete_node(node).await
     }
 
     fn attach_upload_sessions(&self, sessions: Arc<dyn UploadSessions>) {

@@ -3,16 +3,15 @@
 //! - [`sim`]: the deterministic simulation (in-memory filesystem with crash semantics,
 //!   in-memory remote, seeded workloads);
 //! - [`corpus`]: the odd-names corpus with the outcome expected per backend and server;
-//! - [`names`]: a short list of odd names the per-backend tests use;
 //! - [`scenario`]: the scenario format (act on local/remote, sync, expect trees);
 //! - [`servers`]: real servers (rclone's WebDAV, WsgiDAV, moto and s3rver for S3) on free
 //!   local ports, for backend tests;
-//! - [`cut_proxy`]: a local TCP proxy that breaks connections, for resume tests;
-//! - [`proxy`]: a TCP proxy that cuts connections mid-upload.
+//! - [`proxy`]: a TCP proxy that cuts connections mid-upload or mid-download;
+//! - [`fixtures`]: what the backend tests share (an engine on a store, syncing, upload
+//!   and lookup helpers, seeded data).
 
 pub mod corpus;
-pub mod cut_proxy;
-pub mod names;
+pub mod fixtures;
 pub mod proxy;
 pub mod scenario;
 pub mod servers;

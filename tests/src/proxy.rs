@@ -1,13 +1,14 @@
-//! A TCP proxy on 127.0.0.1 that can cut connections mid-upload, for testing how the
-//! engine and the backends survive a connection dropped during a transfer.
+//! A TCP proxy on 127.0.0.1 that can cut connections mid-transfer, for testing how the
+//! engine and the backends survive a connection dropped during an upload or a download.
 //!
 //! [`CutProxy::start`] forwards every connection to a target port, byte for byte. Once
-//! [`CutProxy::arm`]ed, a connection that has carried `after` bytes client→server since then (the
-//! upload direction) is closed on both sides, abruptly, in the middle of whatever it was
-//! sending; this happens to `times` connections, then the proxy forwards normally again.
-//! [`CutProxy::cuts`] counts the cuts. [`CutProxy::watch`] counts how often a byte string
-//! (say `partNumber=`) goes client→server, to see which requests a backend made.
-//! Everything stops on drop.
+//! armed, a connection that has carried `after` bytes in the armed [`Direction`] since the
+//! arming is closed on both sides, abruptly, in the middle of whatever it was sending; this
+//! happens to `times` connections, then the proxy forwards normally again.
+//! [`CutProxy::arm`] counts client→server bytes (uploads), [`CutProxy::arm_downloads`]
+//! server→client bytes (downloads). [`CutProxy::cuts`] counts the cuts.
+//! [`CutProxy::watch`] counts how often a byte string (say `partNumber=`) goes
+//! client→server, to see which requests a backend made. Everything stops on drop.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -20,9 +21,21 @@ use std::time::Duration;
 /// (the proxy's threads stay bounded whatever a test does).
 const MAX_CONNECTIONS: usize = 64;
 
+/// Which bytes count towards a cut.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Direction {
+    /// Client to server (requests and their bodies: uploads).
+    #[default]
+    ToServer,
+    /// Server to client (responses and their bodies: downloads).
+    ToClient,
+}
+
 #[derive(Debug, Default)]
 struct Arming {
-    /// Cut a connection once it carried this many bytes client→server since the arming.
+    /// The direction whose bytes are counted.
+    direction: Direction,
+    /// Cut a connection once it carried this many bytes in `direction` since the arming.
     after: u64,
     /// How many more connections to cut.
     remaining: u32,
@@ -43,10 +56,11 @@ struct Shared {
 }
 
 impl Shared {
-    /// How many of the next `len` bytes of a connection that has carried `count.1` bytes
-    /// since the arming `count.0` may pass, and whether the connection is to be cut after
-    /// them. Claims a cut when it says so; starts the count afresh after a new arming.
-    fn allow(&self, count: &mut (u64, u64), len: usize) -> (usize, bool) {
+    /// How many of the next `len` bytes that a connection's pump for `direction` passes
+    /// may go, when it has passed `count.1` bytes since the arming `count.0`, and whether
+    /// the connection is to be cut after them. Claims a cut when it says so; starts the
+    /// count afresh after a new arming.
+    fn allow(&self, direction: Direction, count: &mut (u64, u64), len: usize) -> (usize, bool) {
         let Ok(mut a) = self.arming.lock() else {
             return (len, false);
         };
@@ -54,7 +68,7 @@ impl Shared {
             *count = (a.generation, 0);
         }
         let sent = count.1;
-        if a.remaining == 0 || sent + (len as u64) < a.after {
+        if a.direction != direction || a.remaining == 0 || sent + (len as u64) < a.after {
             return (len, false);
         }
         a.remaining -= 1;
@@ -124,10 +138,23 @@ impl CutProxy {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Cuts the next `times` connections that carry `after` bytes client→server.
+    /// Cuts the next `times` connections that carry `after` bytes client→server (uploads).
     pub fn arm(&self, after: u64, times: u32) {
+        self.arm_in(Direction::ToServer, after, times);
+    }
+
+    /// Cuts the next `times` connections that carry `after` bytes server→client
+    /// (downloads).
+    pub fn arm_downloads(&self, after: u64, times: u32) {
+        self.arm_in(Direction::ToClient, after, times);
+    }
+
+    /// Cuts the next `times` connections that carry `after` bytes in `direction`, counted
+    /// from now (bytes a pooled connection carried before do not count).
+    pub fn arm_in(&self, direction: Direction, after: u64, times: u32) {
         if let Ok(mut a) = self.shared.arming.lock() {
             *a = Arming {
+                direction,
                 after,
                 remaining: times,
                 generation: a.generation + 1,
@@ -221,12 +248,12 @@ fn connect(
     }
     let up_shared = shared.clone();
     let up = std::thread::spawn(move || {
-        pump(client, server, Some(&up_shared));
+        pump(client, server, Direction::ToServer, &up_shared);
         forget(&up_shared, id);
     });
     let down_shared = shared.clone();
     let down = std::thread::spawn(move || {
-        pump(s2, c2, None);
+        pump(s2, c2, Direction::ToClient, &down_shared);
         forget(&down_shared, id);
     });
     Some([up, down])
@@ -238,9 +265,9 @@ fn forget(shared: &Shared, id: u64) {
     }
 }
 
-/// Copies `from` to `to` until `from` ends (passed on as a half close) or fails, or the
-/// upload pump (`cutter`, which counts bytes) cuts the connection.
-fn pump(mut from: TcpStream, mut to: TcpStream, cutter: Option<&Shared>) {
+/// Copies `from` to `to` (the bytes going `direction`) until `from` ends (passed on as a
+/// half close) or fails, or the arming cuts the connection.
+fn pump(mut from: TcpStream, mut to: TcpStream, direction: Direction, shared: &Shared) {
     let mut buf = vec![0u8; 64 * 1024];
     // (arming generation, bytes passed since it).
     let mut sent = (0u64, 0u64);
@@ -255,13 +282,10 @@ fn pump(mut from: TcpStream, mut to: TcpStream, cutter: Option<&Shared>) {
             Err(_) => break,
             Ok(n) => n,
         };
-        let (pass, cut) = match cutter {
-            Some(s) => {
-                s.count_needle(&mut tail, &buf[..n]);
-                s.allow(&mut sent, n)
-            }
-            None => (n, false),
-        };
+        if direction == Direction::ToServer {
+            shared.count_needle(&mut tail, &buf[..n]);
+        }
+        let (pass, cut) = shared.allow(direction, &mut sent, n);
         if to.write_all(&buf[..pass]).is_err() {
             break;
         }
@@ -280,28 +304,28 @@ fn pump(mut from: TcpStream, mut to: TcpStream, cutter: Option<&Shared>) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn cut_after_n_bytes_once_then_forward() {
-        // An echo server stands in for the target: it answers how many bytes it got.
+    /// Starts a target on a free port that reads each request to its end (or until the
+    /// connection fails) and writes `answer(request)`; returns the port.
+    fn target(answer: fn(&[u8]) -> Vec<u8>) -> u16 {
         let server = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let target = server.local_addr().expect("addr").port();
+        let port = server.local_addr().expect("addr").port();
         std::thread::spawn(move || {
             for s in server.incoming() {
                 let Ok(mut s) = s else { break };
                 std::thread::spawn(move || {
-                    let mut total = 0usize;
-                    let mut buf = [0u8; 4096];
-                    while let Ok(n) = s.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        total += n;
-                    }
-                    let _ = s.write_all(total.to_string().as_bytes());
+                    let mut request = Vec::new();
+                    let _ = s.read_to_end(&mut request);
+                    let _ = s.write_all(&answer(&request));
                 });
             }
         });
-        let proxy = CutProxy::start(target);
+        port
+    }
+
+    #[test]
+    fn cut_after_n_bytes_once_then_forward() {
+        // The target answers how many bytes it got.
+        let proxy = CutProxy::start(target(|r| r.len().to_string().into_bytes()));
         let send = |len: usize| -> Result<String, std::io::Error> {
             let mut c = TcpStream::connect(("127.0.0.1", proxy.port))?;
             c.set_read_timeout(Some(Duration::from_secs(5)))?;
@@ -342,5 +366,51 @@ mod tests {
         c.read_to_string(&mut out).expect("answer");
         assert_eq!(out, "35");
         assert_eq!(proxy.seen(), 4);
+    }
+
+    #[test]
+    fn cut_downloads_after_n_bytes_counting_only_the_answers() {
+        // The target answers with as many bytes as the request's first line asks for.
+        let proxy = CutProxy::start(target(|r| {
+            let wanted: usize = String::from_utf8_lossy(r)
+                .lines()
+                .next()
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(0);
+            vec![9u8; wanted]
+        }));
+        // Sends a request of `len` bytes asking for `wanted`; returns how many came back.
+        let ask = |wanted: usize, len: usize| -> usize {
+            let mut c = TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect");
+            c.set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            let mut request = format!("{wanted}\n").into_bytes();
+            request.resize(len.max(request.len()), b'x');
+            c.write_all(&request).expect("the request goes through");
+            c.shutdown(Shutdown::Write).expect("shutdown");
+            let mut out = Vec::new();
+            let _ = c.read_to_end(&mut out);
+            out.len()
+        };
+        assert_eq!(ask(100_000, 10), 100_000);
+        proxy.arm_downloads(50_000, 1);
+        // A large request with a short answer is not cut: request bytes do not count.
+        assert_eq!(ask(1_000, 200_000), 1_000);
+        assert_eq!(proxy.cuts(), 0);
+        // A long answer is cut after 50,000 bytes.
+        assert_eq!(ask(100_000, 10), 50_000);
+        assert_eq!(proxy.cuts(), 1);
+        // Once the cuts are spent, answers pass whole again.
+        assert_eq!(ask(100_000, 10), 100_000);
+        // Every connection, until disarmed; an upload arming leaves answers alone.
+        proxy.arm_downloads(10_000, u32::MAX);
+        assert_eq!(ask(30_000, 10), 10_000);
+        assert_eq!(ask(30_000, 10), 10_000);
+        assert_eq!(proxy.cuts(), 3);
+        proxy.arm(50_000, 1);
+        assert_eq!(ask(100_000, 10), 100_000);
+        proxy.disarm();
+        assert_eq!(ask(100_000, 10), 100_000);
+        assert_eq!(proxy.cuts(), 3);
     }
 }

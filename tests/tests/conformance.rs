@@ -15,15 +15,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cloudsync_core::{ConnectionSettings, Kind, Node, RelPath, Tree};
-use cloudsync_engine::clock::SystemClock;
+use cloudsync_core::{ConnectionSettings, Kind, Node, Tree};
 use cloudsync_engine::engine::AddConnection;
-use cloudsync_engine::localfs::StdFs;
 use cloudsync_engine::remote::{Remote, RemoteError, RemoteFactory};
-use cloudsync_engine::store::Store;
-use cloudsync_engine::sync::Context;
-use cloudsync_engine::{Engine, EventBus};
+use cloudsync_engine::Engine;
 use cloudsync_providers::s3::S3;
+use cloudsync_tests::fixtures::{node_at, rel, upload_bytes};
 use cloudsync_tests::proxy::CutProxy;
 use cloudsync_tests::run_for as run;
 use cloudsync_tests::servers::{MotoS3, RcloneWebdav, S3Kind, Server, WsgiAuth, WsgiDav};
@@ -167,14 +164,7 @@ impl Target {
 
     /// A fresh engine with its own store.
     fn engine(&self, name: &str) -> Engine {
-        let store = Store::open(&self.base.join(format!("{name}.db"))).expect("the store");
-        let ctx = Context {
-            fs: Arc::new(StdFs),
-            clock: Arc::new(SystemClock),
-            events: EventBus::new(),
-            host: "testhost".into(),
-        };
-        Engine::with_parts(store, ctx, Arc::new(cloudsync_providers::Factory))
+        cloudsync_tests::fixtures::engine(&self.base.join(format!("{name}.db")))
     }
 
     /// Adds the connection `CONN` from a new local folder `local_name` to the test root.
@@ -206,15 +196,9 @@ impl Target {
     }
 }
 
-fn rel(s: &str) -> RelPath {
-    RelPath::new(s).expect("valid path")
-}
-
 /// Syncs; every op must succeed. Returns the ops that changed something.
 async fn sync(engine: &Engine) -> usize {
-    let s = engine.sync_connection(CONN).await.expect("sync");
-    assert!(s.failures.is_empty(), "sync failures: {:?}", s.failures);
-    s.ops
+    cloudsync_tests::fixtures::sync(engine, CONN).await
 }
 
 /// Syncs, then checks that a second sync has nothing to do.
@@ -276,27 +260,12 @@ async fn remote_tree(r: &dyn Remote) -> (BTreeMap<String, Vec<u8>>, BTreeSet<Str
     (files, dirs)
 }
 
-async fn node(r: &dyn Remote, path: &str) -> Option<Node> {
-    r.list(&Tree::new())
-        .await
-        .expect("list")
-        .nodes
-        .into_iter()
-        .find(|n| n.path.as_str() == path)
-}
-
+/// Writes `data` at `path` on the remote, replacing whatever is listed there.
 async fn put(r: &dyn Remote, path: &str, data: &[u8]) -> Node {
-    let replaces = node(r, path).await;
-    let mut src = data;
-    r.upload(
-        &rel(path),
-        &mut src,
-        data.len() as u64,
-        0,
-        replaces.as_ref(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("remote upload of {path}: {e}"))
+    let replaces = node_at(r, path).await;
+    upload_bytes(r, path, data, replaces.as_ref())
+        .await
+        .unwrap_or_else(|e| panic!("remote upload of {path}: {e}"))
 }
 
 /// Both sides hold exactly `files` (path → content) and `dirs`.
@@ -456,9 +425,9 @@ fn delete_remote(spec: Spec) {
         spec,
         |_, r| {
             Box::pin(async move {
-                let a = node(r.as_ref(), "a.txt").await.expect("listed");
+                let a = node_at(r.as_ref(), "a.txt").await.expect("listed");
                 r.delete(&a).await.expect("delete file");
-                let sub = node(r.as_ref(), "dir/sub").await.expect("listed");
+                let sub = node_at(r.as_ref(), "dir/sub").await.expect("listed");
                 r.delete(&sub).await.expect("delete folder");
             })
         },
@@ -494,9 +463,9 @@ fn rename_remote(spec: Spec) {
         spec,
         |_, r| {
             Box::pin(async move {
-                let a = node(r.as_ref(), "a.txt").await.expect("listed");
+                let a = node_at(r.as_ref(), "a.txt").await.expect("listed");
                 r.rename(&a, &rel("a2.txt")).await.expect("rename file");
-                let d = node(r.as_ref(), "dir").await.expect("listed");
+                let d = node_at(r.as_ref(), "dir").await.expect("listed");
                 r.rename(&d, &rel("dir2")).await.expect("rename folder");
             })
         },
@@ -532,9 +501,9 @@ fn move_remote(spec: Spec) {
         spec,
         |_, r| {
             Box::pin(async move {
-                let a = node(r.as_ref(), "a.txt").await.expect("listed");
+                let a = node_at(r.as_ref(), "a.txt").await.expect("listed");
                 r.rename(&a, &rel("other/a.txt")).await.expect("move file");
-                let d = node(r.as_ref(), "dir/sub").await.expect("listed");
+                let d = node_at(r.as_ref(), "dir/sub").await.expect("listed");
                 r.rename(&d, &rel("other/sub")).await.expect("move folder");
             })
         },
@@ -640,7 +609,7 @@ fn big_file(spec: Spec) {
                 "a multipart upload expected, saw {parts} parts"
             );
         }
-        let n = node(t.remote().as_ref(), "big.bin")
+        let n = node_at(t.remote().as_ref(), "big.bin")
             .await
             .expect("uploaded");
         assert_eq!(n.size, LEN as u64);
@@ -700,7 +669,7 @@ fn many_files(spec: Spec) {
             listing.skipped
         );
         let mut out = Vec::new();
-        let n = node(t.remote().as_ref(), "d07/f042.txt")
+        let n = node_at(t.remote().as_ref(), "d07/f042.txt")
             .await
             .expect("listed");
         t.remote().download(&n, &mut out).await.expect("download");
@@ -766,7 +735,7 @@ fn cut_mid_upload(spec: Spec) {
 
         let r = t.remote();
         for (name, hash) in [("big.bin", big), ("small.bin", small)] {
-            let n = node(r.as_ref(), name).await.expect("uploaded");
+            let n = node_at(r.as_ref(), name).await.expect("uploaded");
             let mut out = Vec::new();
             r.download(&n, &mut out).await.expect("download");
             assert!(

@@ -5,12 +5,15 @@
 //! - [`webdav`]: a WebDAV server (PROPFIND listing, PUT to a temp name then MOVE, deletes
 //!   moved into the remote's `.cloudsync-trash/`).
 //! - [`baidu`]: Baidu Netdisk's app folder `/apps/<app name>` (xpan open platform).
+//! - [`dropbox`]: Dropbox API v2 (the list_folder change feed with longpoll, conditional
+//!   uploads with upload sessions, content_hash checks).
 //! - [`s3`]: an S3-compatible bucket and key prefix (`object_store`, path-style requests).
 //!
 //! [`Factory`] builds a backend from a stored connection's provider id and JSON config.
 
 pub mod auth;
 pub mod baidu;
+pub mod dropbox;
 pub mod local;
 pub mod oauth;
 pub mod s3;
@@ -33,6 +36,7 @@ impl RemoteFactory for Factory {
     ) -> Result<Arc<dyn Remote>, RemoteError> {
         match provider {
             "baidu" => Ok(Arc::new(baidu::Baidu::from_config(config)?)),
+            "dropbox" => Ok(Arc::new(dropbox::Dropbox::from_config(config)?)),
             "local" => Ok(Arc::new(local::LocalFolder::from_config(config)?)),
             "s3" => Ok(Arc::new(s3::S3::from_config(config)?)),
             "webdav" => Ok(Arc::new(webdav::WebDav::from_config(config)?)),

@@ -285,8 +285,12 @@ async fn account_of(
     tokens: &StoredTokens,
 ) -> anyhow::Result<String> {
     let mut probe = config.clone();
-    if let (Some(map), Some(t)) = (probe.as_object_mut(), &tokens.access_token) {
-        map.insert("access_token".into(), serde_json::json!(t));
+    if let Some(map) = probe.as_object_mut() {
+        // The new tokens, not the ones stored for the connection (relink).
+        map.remove("token_secret");
+        if let Some(t) = &tokens.access_token {
+            map.insert("access_token".into(), serde_json::json!(t));
+        }
     }
     let remote = cloudsync_providers::Factory
         .open(cloud.id(), &probe)

@@ -251,6 +251,51 @@ pub fn fill_hashes(
     (hashed, unreadable)
 }
 
+/// On a remote that treats names differing only in letter case as one (Dropbox), keeps one
+/// of each group of such siblings in `tree` and skips the others (with their subtrees)
+/// with [`SkipRule::CaseClash`]: uploading both would make one overwrite the other. The one
+/// kept is the one already synced, else the one the remote has, else the first by name.
+pub fn skip_case_clashes(
+    tree: &mut Tree,
+    keep_first: impl Fn(&RelPath) -> bool,
+) -> Vec<(RelPath, SkipRule)> {
+    let mut groups: HashMap<(Option<RelPath>, String), Vec<RelPath>> = HashMap::new();
+    for key in tree.keys() {
+        groups
+            .entry((key.parent(), key.name().to_lowercase()))
+            .or_default()
+            .push(key.clone());
+    }
+    let mut skipped = Vec::new();
+    for (_, mut keys) in groups.into_iter().filter(|(_, k)| k.len() > 1) {
+        keys.sort_by_key(|k| (!keep_first(k), k.clone()));
+        let winner = keys.remove(0);
+        let shown = tree
+            .get(&winner)
+            .map(|n| n.path.name().to_string())
+            .unwrap_or_default();
+        for loser in keys {
+            let below: Vec<RelPath> = tree
+                .keys()
+                .filter(|k| k.is_below(&loser))
+                .cloned()
+                .collect();
+            for k in below {
+                tree.remove(&k);
+            }
+            if let Some(node) = tree.remove(&loser) {
+                skipped.push((
+                    node.path,
+                    SkipRule::CaseClash {
+                        other: shown.clone(),
+                    },
+                ));
+            }
+        }
+    }
+    skipped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,6 +365,45 @@ mod tests {
             HashKind::Sha256,
         )
         .expect("scan")
+    }
+
+    #[test]
+    fn names_differing_in_case_keep_the_synced_one_and_skip_the_rest() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        for name in ["Readme.txt", "README.txt", "readme.txt", "other.txt"] {
+            std::fs::write(root.join(name), name).expect("write");
+        }
+        std::fs::create_dir_all(root.join("Docs/inner")).expect("mkdir");
+        std::fs::create_dir_all(root.join("docs")).expect("mkdir");
+        std::fs::write(root.join("Docs/inner/a.txt"), "a").expect("write");
+        let mut out = scan_sha(root, &Tree::new());
+        let skipped = skip_case_clashes(&mut out.tree, |k| k.as_str() == "readme.txt");
+        let mut keys: Vec<&str> = out.tree.keys().map(|k| k.as_str()).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "Docs",
+                "Docs/inner",
+                "Docs/inner/a.txt",
+                "other.txt",
+                "readme.txt"
+            ]
+        );
+        let mut lost: Vec<(String, &str)> = skipped
+            .iter()
+            .map(|(p, r)| (p.to_string(), r.code()))
+            .collect();
+        lost.sort();
+        assert_eq!(
+            lost,
+            [
+                ("README.txt".to_string(), "case-clash"),
+                ("Readme.txt".to_string(), "case-clash"),
+                ("docs".to_string(), "case-clash"),
+            ]
+        );
     }
 
     #[test]

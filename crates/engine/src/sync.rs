@@ -23,7 +23,7 @@ use crate::hash::HashKind;
 use crate::live::LiveTrees;
 use crate::localfs::{EntryType, LocalFs};
 use crate::remote::{Remote, RemoteError};
-use crate::scan::{fill_hashes, scan};
+use crate::scan::{fill_hashes, scan, skip_case_clashes};
 use crate::store::{ConnState, Connection, Store, StoreError};
 
 /// Deletes below this many files never need approval.
@@ -229,6 +229,12 @@ impl ConnectionSync<'_> {
         let (remote_tree, mut remote_skipped) = filter_remote(listing.nodes, &rules);
         remote_skipped.extend(listing.skipped);
         let synced = &self.trees.synced;
+        if caps.case_insensitive {
+            let clashes = skip_case_clashes(&mut scanned.tree, |key| {
+                synced.contains_key(key) || remote_tree.contains_key(key)
+            });
+            scanned.skipped.extend(clashes);
+        }
         let (_, unreadable) = fill_hashes(
             self.ctx.fs.as_ref(),
             &root,

@@ -7,6 +7,7 @@
 //! - [`baidu`]: Baidu Netdisk's app folder `/apps/<app name>` (xpan open platform).
 //! - [`dropbox`]: Dropbox API v2 (the list_folder change feed with longpoll, conditional
 //!   uploads with upload sessions, content_hash checks).
+//! - [`gdrive`]: a folder in Google Drive (API v3; ids, change feed, resumable uploads).
 //! - [`s3`]: an S3-compatible bucket and key prefix (`object_store`, path-style requests).
 //!
 //! [`Factory`] builds a backend from a stored connection's provider id and JSON config.
@@ -14,6 +15,7 @@
 pub mod auth;
 pub mod baidu;
 pub mod dropbox;
+pub mod gdrive;
 pub mod local;
 pub mod oauth;
 pub mod s3;
@@ -38,6 +40,7 @@ impl RemoteFactory for Factory {
             "baidu" => Ok(Arc::new(baidu::Baidu::from_config(config)?)),
             "dropbox" => Ok(Arc::new(dropbox::Dropbox::from_config(config)?)),
             "local" => Ok(Arc::new(local::LocalFolder::from_config(config)?)),
+            "gdrive" => Ok(Arc::new(gdrive::GoogleDrive::from_config(config)?)),
             "s3" => Ok(Arc::new(s3::S3::from_config(config)?)),
             "webdav" => Ok(Arc::new(webdav::WebDav::from_config(config)?)),
             other => Err(RemoteError::Other(format!("unknown provider {other:?}"))),

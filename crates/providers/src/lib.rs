@@ -4,6 +4,7 @@
 //!   listing-based change detection. It needs no network and is the default.
 //! - [`webdav`]: a WebDAV server (PROPFIND listing, PUT to a temp name then MOVE, deletes
 //!   moved into the remote's `.cloudsync-trash/`).
+//! - [`baidu`]: Baidu Netdisk's app folder `/apps/<app name>` (xpan open platform).
 //! - [`dropbox`]: Dropbox API v2 (the list_folder change feed with longpoll, conditional
 //!   uploads with upload sessions, content_hash checks).
 //! - [`gdrive`]: a folder in Google Drive (API v3; ids, change feed, resumable uploads).
@@ -12,6 +13,7 @@
 //! [`Factory`] builds a backend from a stored connection's provider id and JSON config.
 
 pub mod auth;
+pub mod baidu;
 pub mod dropbox;
 pub mod gdrive;
 pub mod local;
@@ -35,6 +37,7 @@ impl RemoteFactory for Factory {
         config: &serde_json::Value,
     ) -> Result<Arc<dyn Remote>, RemoteError> {
         match provider {
+            "baidu" => Ok(Arc::new(baidu::Baidu::from_config(config)?)),
             "dropbox" => Ok(Arc::new(dropbox::Dropbox::from_config(config)?)),
             "local" => Ok(Arc::new(local::LocalFolder::from_config(config)?)),
             "gdrive" => Ok(Arc::new(gdrive::GoogleDrive::from_config(config)?)),

@@ -40,12 +40,23 @@ impl CloudSide {
         let emulator = cloudsync_emulator::spawn(provider, addr, options)
             .await
             .map_err(|e| format!("starting the {} emulator: {e}", provider.name()))?;
+        if provider == Provider::Baidu {
+            // A scenario lists far more often than Baidu's listall limit (about 10 a
+            // minute) allows: the emulator lifts it, and the client does not pace.
+            reqwest::Client::new()
+                .post(format!("{}/__emulator/baidu/settings", emulator.base_url))
+                .json(&serde_json::json!({ "listall_per_minute": 0 }))
+                .send()
+                .await
+                .map_err(|e| format!("lifting the Baidu emulator's listall limit: {e}"))?;
+        }
         let config = serde_json::json!({
             "api_base": emulator.base_url,
             "access_token": TOKEN,
             "app_key": "scenario-app",
             "app_name": "CloudSync",
             "root": "/scenario",
+            "listall_per_minute": 0,
         });
         Ok(CloudSide {
             provider,

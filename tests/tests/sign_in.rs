@@ -9,6 +9,9 @@
 //! tokens are kept (the 0600 secrets file, never the database), a sync with the stored
 //! tokens, and `relink` (another account is refused; the same one is taken).
 //!
+//! Baidu's device flow is played the same way: the test reads the code the CLI shows and
+//! types it on the emulator's verification page.
+//!
 //! The binary is built by `cargo test --workspace` (or `cargo build -p cloudsync-cli`).
 
 use std::io::{BufRead, BufReader};
@@ -66,6 +69,8 @@ impl Machine {
             .args(args)
             .env("CLOUDSYNC_SECRETS", "file")
             .env("CLOUDSYNC_NO_BROWSER", "1")
+            .env("CLOUDSYNC_BAIDU_APP_SECRET", "test-secret-key")
+            .env("CLOUDSYNC_BAIDU_APP_NAME", "CloudSyncTest")
             .env_remove("CLOUDSYNC_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -444,4 +449,102 @@ fn dropbox_sign_in_from_the_command_line() {
 #[test]
 fn gdrive_sign_in_from_the_command_line() {
     browser_provider_story(Provider::Gdrive);
+}
+
+/// Runs `connection add baidu` (or `relink`) and approves its device code as `account` on
+/// the verification page, as the user would on another device.
+fn device_sign_in(
+    emulator: &Running,
+    machine: &Machine,
+    args: &[String],
+    account: &str,
+) -> (i32, String) {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut run = SignIn::start(machine, &args);
+    let line = run.line_with("enter the code");
+    // "On any device, open URL and enter the code CODE (valid N minutes)."
+    let url = line
+        .split("open ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .expect("verification URL")
+        .to_string();
+    let code = line
+        .split("enter the code ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .expect("user code")
+        .to_string();
+    emulator.rt.block_on(async {
+        let http = reqwest::Client::new();
+        let page = http.get(&url).send().await.expect("verification page");
+        assert!(page.status().is_success());
+        let approved = http
+            .post(&url)
+            .form(&[
+                ("user_code", code.as_str()),
+                ("account", account),
+                ("decision", "allow"),
+            ])
+            .send()
+            .await
+            .expect("approving");
+        assert!(
+            approved.status().is_success(),
+            "approving the code: {}",
+            approved.status()
+        );
+    });
+    run.finish()
+}
+
+#[test]
+fn baidu_device_sign_in_from_the_command_line() {
+    let emulator = Running::start(Provider::Baidu);
+    let base = emulator.base_url();
+    // Poll every second rather than Baidu's five.
+    emulator.rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{base}/__emulator/baidu/settings"))
+            .json(&serde_json::json!({"device_interval": 1}))
+            .send()
+            .await
+            .expect("settings");
+        assert!(r.status().is_success());
+    });
+    let machine = Machine::new();
+    let local = machine.folder("alice");
+    let (code, err) = device_sign_in(
+        &emulator,
+        &machine,
+        &add_args("baidu", "work", &local, &base),
+        "alice",
+    );
+    assert_eq!(code, 0, "signing in with a device code: {err}");
+    let credential = machine.connections()[0]["credential"]
+        .as_str()
+        .expect("credential")
+        .to_string();
+    assert!(credential.starts_with("baidu:"), "{credential}");
+
+    std::fs::write(local.join("hello.txt"), b"hello").expect("write");
+    let (code, _, err) = machine.run(&["sync", "--once", "work"]);
+    assert_eq!(code, 0, "sync with the stored tokens: {err}");
+
+    let other = machine.folder("alice-again");
+    let (code, err) = device_sign_in(
+        &emulator,
+        &machine,
+        &add_args("baidu", "again", &other, &base),
+        "alice",
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("already used"), "{err}");
+
+    let relink = vec!["relink".to_string(), "work".to_string()];
+    let (code, err) = device_sign_in(&emulator, &machine, &relink, "mallory");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+    let (code, err) = device_sign_in(&emulator, &machine, &relink, "alice");
+    assert_eq!(code, 0, "{err}");
 }

@@ -50,6 +50,19 @@ impl CloudSide {
                 .await
                 .map_err(|e| format!("lifting the Baidu emulator's listall limit: {e}"))?;
         }
+        if provider == Provider::Baidu {
+            // Real Baidu allows about 10 listall calls a minute; scenarios list after every
+            // step, so the emulator's limit is lifted here (it is tested in baidu.rs).
+            let r = reqwest::Client::new()
+                .post(format!("{}/__emulator/baidu/settings", emulator.base_url))
+                .json(&serde_json::json!({"listall_per_minute": 0}))
+                .send()
+                .await
+                .map_err(|e| format!("emulator settings: {e}"))?;
+            if !r.status().is_success() {
+                return Err(format!("emulator settings: HTTP {}", r.status()));
+            }
+        }
         let config = serde_json::json!({
             "api_base": emulator.base_url,
             "access_token": TOKEN,

@@ -725,10 +725,9 @@ fn hostile_names_never_leave_the_sync_root() {
 }
 
 #[test]
-fn an_empty_local_file_fails_with_its_reason_and_the_rest_syncs() {
-    // Baidu stores no empty files. Core has no provider size rule to skip them up front
-    // (reported as missing), so the upload is refused with the reason and every other
-    // file still syncs.
+fn an_empty_local_file_is_skipped_with_its_reason_and_the_rest_syncs() {
+    // Baidu stores no empty files: the rules skip them up front with the reason, so the
+    // sync converges and the user can ask why.
     let tmp = tempfile::tempdir().expect("tmp");
     let engine = engine(tmp.path());
     run(20, async {
@@ -736,17 +735,15 @@ fn an_empty_local_file_fails_with_its_reason_and_the_rest_syncs() {
         let local = connect(&emu, &engine, tmp.path()).await;
         std::fs::write(local.join("empty.txt"), "").expect("write");
         std::fs::write(local.join("full.txt"), "x").expect("write");
-        // The engine retries the op for a few rounds, then reports the sync as not
-        // converged, naming the file and the reason.
-        let e = engine
-            .sync_connection("pan")
-            .await
-            .expect_err("cannot converge");
-        let text = format!("{e:?}");
-        assert!(
-            text.contains("empty.txt") && text.contains("does not store empty files"),
-            "{text}"
-        );
+        let summary = engine.sync_connection("pan").await.expect("converges");
+        assert!(summary.failures.is_empty(), "{:?}", summary.failures);
+        let skipped = engine.skipped(Some("pan")).expect("skipped");
+        let row = skipped
+            .iter()
+            .find(|r| r.path == "empty.txt")
+            .expect("empty.txt is listed as skipped");
+        assert_eq!(row.code, "provider-name");
+        assert!(row.reason.contains("empty files"), "{}", row.reason);
         let probe = plain(&emu);
         assert!(node(&probe, "full.txt").await.is_some());
         assert!(node(&probe, "empty.txt").await.is_none());

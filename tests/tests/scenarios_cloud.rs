@@ -24,6 +24,15 @@ const NEEDS_A_REMOTE_WITHOUT_REVISIONS: &[&str] = &[
     "upload_only_conflict",
 ];
 
+/// Scenarios that set up remote names or paths Baidu refuses to store (it answers errno
+/// -7), so their remote side cannot exist there; `tests/tests/baidu.rs` covers how the
+/// client reports such names.
+const REMOTE_SETUP_BAIDU_REFUSES: &[&str] = &[
+    "skip_forbidden_characters_remote",
+    "skip_path_too_long",
+    "skip_reserved_prefixes",
+];
+
 /// At most this many scenarios may be impossible on a cloud remote.
 const MAX_NOT_APPLICABLE: usize = 20;
 
@@ -37,6 +46,12 @@ fn run_all(provider: Provider) {
         if keeps_revisions && NEEDS_A_REMOTE_WITHOUT_REVISIONS.contains(&name.as_str()) {
             not_applicable.push(format!(
                 "{name}: expects a conflicted copy; this provider keeps the replaced version as a revision"
+            ));
+            continue;
+        }
+        if provider == Provider::Baidu && REMOTE_SETUP_BAIDU_REFUSES.contains(&name.as_str()) {
+            not_applicable.push(format!(
+                "{name}: writes remote names or paths Baidu refuses to store"
             ));
             continue;
         }

@@ -414,6 +414,44 @@ pub fn provider_name_rule(provider: ProviderRules, name: &str) -> Option<SkipRul
         .map(|c| hit(format!("names containing '{c}'")))
 }
 
+/// Baidu refuses paths longer than this (characters, below the app folder's own path).
+pub const BAIDU_MAX_PATH_CHARS: usize = 1000;
+
+/// What a provider refuses to store beyond its name rules: Baidu stores no empty files,
+/// no name that starts with white space or ends with white space other than a space (a
+/// trailing space gets the tail-character rename), and no path over
+/// [`BAIDU_MAX_PATH_CHARS`] characters (its upload and filemanager calls answer errno 2
+/// or -7). Skipping them up front gives the user the reason instead of a failure on every
+/// sync.
+pub fn provider_limit_rule(
+    provider: ProviderRules,
+    path: &RelPath,
+    kind: Kind,
+    size: u64,
+) -> Option<SkipRule> {
+    if provider != ProviderRules::Baidu {
+        return None;
+    }
+    let hit = |detail: &str| SkipRule::ProviderName {
+        provider: "Baidu Cloud".to_string(),
+        detail: detail.to_string(),
+    };
+    let name = path.name();
+    // A trailing space (or dot) gets the spec's tail-character rename instead.
+    let trailing = name.ends_with(|c: char| c.is_whitespace() && c != ' ');
+    if name.starts_with(char::is_whitespace) || trailing {
+        return Some(hit("names starting or ending with white space"));
+    }
+    // The app folder's own path (`/apps/<name>/`) counts too; 40 characters leave room
+    // for a typical app name.
+    if path.as_str().chars().count() + 40 > BAIDU_MAX_PATH_CHARS {
+        return Some(hit(
+            "paths longer than about 960 characters below the app folder",
+        ));
+    }
+    (kind == Kind::File && size == 0).then(|| hit("empty files"))
+}
+
 /// Google's MIME type for folders, which are synced like any folder.
 const GOOGLE_FOLDER_MIME: &str = "application/vnd.google-apps.folder";
 
@@ -578,6 +616,9 @@ impl RuleSet {
             return Some(SkipRule::TooLarge { size });
         }
         if let Some(rule) = provider_name_rule(self.provider, name) {
+            return Some(rule);
+        }
+        if let Some(rule) = provider_limit_rule(self.provider, path, kind, size) {
             return Some(rule);
         }
         self.user_rule(path, kind, size)
@@ -1042,6 +1083,35 @@ mod tests {
             baidu("names starting with '.'")
         );
         assert_eq!(code(file(&r, ".baohe")), "reserved-prefix");
+    }
+
+    #[test]
+    fn baidu_limits_are_skips_with_their_reason() {
+        let r = rules_with(ProviderRules::Baidu, |_| {});
+        let detail = |rule: Option<SkipRule>| match rule {
+            Some(SkipRule::ProviderName { detail, .. }) => detail,
+            other => format!("{other:?}"),
+        };
+        assert_eq!(
+            detail(r.check_entry(&path("empty.txt"), Kind::File, 0)),
+            "empty files"
+        );
+        assert_eq!(r.check_entry(&path("empty-dir"), Kind::Dir, 0), None);
+        assert_eq!(r.check_entry(&path("one.txt"), Kind::File, 1), None);
+        assert_eq!(
+            detail(r.check_entry(&path(" leading"), Kind::File, 1)),
+            "names starting or ending with white space"
+        );
+        assert_eq!(
+            detail(r.check_entry(&path("trailing\u{3000}"), Kind::File, 1)),
+            "names starting or ending with white space"
+        );
+        // A trailing space is renamed by the tail-character rule, not skipped.
+        assert_eq!(r.check_entry(&path("trailing "), Kind::File, 1), None);
+        let long = format!("{}/f", vec!["d".repeat(200); 5].join("/"));
+        assert!(detail(r.check_entry(&path(&long), Kind::File, 1)).contains("paths longer"));
+        let other = rules_with(ProviderRules::Dropbox, |_| {});
+        assert_eq!(other.check_entry(&path("empty.txt"), Kind::File, 0), None);
     }
 
     #[test]

@@ -702,6 +702,9 @@ impl Executor<'_> {
         remote: &Node,
         resolution: &Resolution,
     ) -> Result<Done, Failed> {
+        if let Some(same) = self.same_by_download(key, local, remote).await? {
+            return Ok(same);
+        }
         let mut done = Done::default();
         let (copy_path, loser, policy) = match resolution {
             Resolution::OverwriteRemote => {
@@ -852,6 +855,50 @@ fn uploaded_effects(key: &RelPath, sent: Node, uploaded: Node) -> Vec<Effect> {
         },
     ));
     effects
+}
+
+impl Executor<'_> {
+    /// Where the remote reports no hash the engine can compare (Baidu, WebDAV, S3), two
+    /// files of the same size may still be the same content: the remote one is fetched
+    /// into a temp file and hashed. Equal content is simply recorded as agreed (no
+    /// conflicted copy, nothing moved); `None` means a real conflict.
+    async fn same_by_download(
+        &self,
+        key: &RelPath,
+        local: &Node,
+        remote: &Node,
+    ) -> Result<Option<Done>, Failed> {
+        let comparable = remote
+            .hash
+            .as_deref()
+            .is_some_and(|h| self.hash_kind.is_kind_of(h));
+        let local_hash = match &local.hash {
+            Some(h) if self.hash_kind.is_kind_of(h) => h.clone(),
+            _ => return Ok(None),
+        };
+        if comparable
+            || local.kind != Kind::File
+            || remote.kind != Kind::File
+            || local.size != remote.size
+        {
+            return Ok(None);
+        }
+        let staged = self.download(key, remote, &local.path, None, false).await?;
+        let _ = self.fs.remove_file(&staged.temp);
+        if staged.hash != local_hash {
+            return Ok(None);
+        }
+        Ok(Some(Done {
+            effects: vec![Effect::PutSynced(
+                key.clone(),
+                SyncedNode {
+                    local: local.clone(),
+                    remote: remote.clone(),
+                },
+            )],
+            ..Done::default()
+        }))
+    }
 }
 
 /// The conflicted copy's path beside `path` (same folder, the copy's name).

@@ -15,8 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bandwidth::Throttle;
 use crate::clock::Clock;
-use crate::error::EngineError;
-use crate::error::RetryClass;
+use crate::error::{EngineError, RetryClass};
 use crate::events::{Event, EventBus};
 use crate::executor::Executor;
 use crate::hash::HashKind;
@@ -25,6 +24,10 @@ use crate::localfs::{EntryType, LocalFs};
 use crate::remote::{Remote, RemoteError};
 use crate::scan::{fill_hashes, scan, skip_case_clashes};
 use crate::store::{ConnState, Connection, Store, StoreError};
+
+/// How long a listing may wait out rate limits and passing failures before the sync gives
+/// up (the daemon tries again on its schedule).
+const LIST_PATIENCE: std::time::Duration = std::time::Duration::from_secs(180);
 
 /// Deletes below this many files never need approval.
 pub const MASS_DELETE_MIN: usize = 10;
@@ -208,6 +211,35 @@ impl ConnectionSync<'_> {
         }
     }
 
+    /// Lists the remote, waiting out a rate limit (as long as the provider asks, else with
+    /// growing pauses) and retrying a passing failure a few times, so a busy provider
+    /// (Baidu allows about 10 listings a minute) slows a sync down instead of failing it.
+    async fn list_remote(&self) -> Result<crate::remote::Listing, EngineError> {
+        let mut pause = std::time::Duration::from_secs(2);
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            match self.remote.list(&self.trees.remote).await {
+                Ok(l) => return Ok(l),
+                Err(e) if e.retry_class() == RetryClass::Temporary && waited < LIST_PATIENCE => {
+                    let wait = match &e {
+                        RemoteError::RateLimited(Some(secs)) => {
+                            std::time::Duration::from_secs((*secs).clamp(1, 60))
+                        }
+                        _ => pause,
+                    };
+                    tracing::info!(
+                        "listing the remote: {e}; trying again in {} s",
+                        wait.as_secs()
+                    );
+                    tokio::time::sleep(wait).await;
+                    waited += wait;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(30));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// Observes both sides and plans; returns the plan and the count of files per side.
     ///
     /// # Errors
@@ -225,7 +257,7 @@ impl ConnectionSync<'_> {
         for temp in &scanned.stale_temps {
             let _ = self.ctx.fs.remove_file(temp);
         }
-        let listing = self.remote.list(&self.trees.remote).await?;
+        let listing = self.list_remote().await?;
         let (remote_tree, mut remote_skipped) = filter_remote(listing.nodes, &rules);
         remote_skipped.extend(listing.skipped);
         let synced = &self.trees.synced;

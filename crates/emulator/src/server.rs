@@ -308,8 +308,12 @@ async fn fault_layer(State(state): State<FaultState>, req: Request, next: Next) 
             tokio::time::sleep(Duration::from_millis(millis)).await;
             next.run(req).await
         }
-        Some(Fault::RateLimit { retry_after }) => state.errors.rate_limited(&path, retry_after),
+        Some(Fault::RateLimit { retry_after }) => {
+            drain(req).await;
+            state.errors.rate_limited(&path, retry_after)
+        }
         Some(Fault::ServerError { status }) => {
+            drain(req).await;
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             state.errors.server_error(&path, status)
         }
@@ -329,6 +333,13 @@ async fn fault_layer(State(state): State<FaultState>, req: Request, next: Next) 
             truncated(response, after_bytes, kill)
         }
     }
+}
+
+/// Reads the request body to its end, so an early error answer reaches a client that is
+/// still sending (answering mid-upload would make it see a broken pipe, not the error).
+async fn drain(req: Request) {
+    let mut body = req.into_body().into_data_stream();
+    while let Some(Ok(_)) = body.next().await {}
 }
 
 /// Drops the connection and never answers.
@@ -514,9 +525,10 @@ mod tests {
             .json()
             .await
             .expect("json");
+        // Faulted requests are read to their end too (3 bodies of 3 bytes).
         assert_eq!(
             (stats.requests, stats.faults_served, stats.bytes_received),
-            (3, 2, 3)
+            (3, 2, 9)
         );
         emu.stop().await;
     }

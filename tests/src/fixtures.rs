@@ -1,6 +1,7 @@
 //! What the backend tests (`webdav`, `s3`, `conformance`) share: an engine over the real
 //! providers on a store of its own, a sync that must succeed, byte-slice uploads and path
-//! lookups on a remote, and seeded pseudo-random content.
+//! lookups on a remote, seeded pseudo-random content, and an in-memory upload-session store
+//! standing in for the engine's journal (the cloud tests resume uploads in a new client).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -88,4 +89,27 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+/// Upload sessions kept in memory, standing in for the engine's journal across a restart.
+/// The map is public so tests can look at or plant what a client saved.
+#[derive(Default)]
+pub struct MemorySessions(
+    pub std::sync::Mutex<std::collections::HashMap<String, serde_json::Value>>,
+);
+
+impl cloudsync_engine::sessions::UploadSessions for MemorySessions {
+    fn load(&self, key: &str) -> Option<serde_json::Value> {
+        self.0.lock().ok()?.get(key).cloned()
+    }
+    fn save(&self, key: &str, _path: &RelPath, state: &serde_json::Value) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(key.into(), state.clone());
+        }
+    }
+    fn forget(&self, key: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(key);
+        }
+    }
 }

@@ -18,7 +18,6 @@ use cloudsync_engine::engine::AddConnection;
 use cloudsync_engine::localfs::StdFs;
 use cloudsync_engine::remote::{Remote, RemoteError};
 use cloudsync_engine::secrets::SecretRef;
-use cloudsync_engine::sessions::UploadSessions;
 use cloudsync_engine::store::{Action, Store};
 use cloudsync_engine::sync::Context;
 use cloudsync_engine::{Engine, EventBus};
@@ -26,6 +25,7 @@ use cloudsync_providers::auth::{StaticToken, TokenSource};
 use cloudsync_providers::baidu::Baidu;
 use cloudsync_providers::oauth::stored::StoredTokenSource;
 use cloudsync_providers::oauth::{device, OAuthApp};
+use cloudsync_tests::fixtures::MemorySessions;
 use cloudsync_tests::run_for as run;
 use serde_json::json;
 
@@ -585,25 +585,6 @@ impl TokenSource for CutOnRequest {
 
     async fn renew(&self, _rejected: &str) -> Result<String, RemoteError> {
         Err(RemoteError::Auth("not renewable".into()))
-    }
-}
-
-/// Upload sessions kept in memory, standing in for the engine's journal across a restart.
-#[derive(Default)]
-struct MemorySessions(std::sync::Mutex<std::collections::HashMap<String, serde_json::Value>>);
-
-impl UploadSessions for MemorySessions {
-    fn load(&self, key: &str) -> Option<serde_json::Value> {
-        self.0.lock().expect("lock").get(key).cloned()
-    }
-    fn save(&self, key: &str, _path: &RelPath, state: &serde_json::Value) {
-        self.0
-            .lock()
-            .expect("lock")
-            .insert(key.into(), state.clone());
-    }
-    fn forget(&self, key: &str) {
-        self.0.lock().expect("lock").remove(key);
     }
 }
 

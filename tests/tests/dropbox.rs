@@ -21,6 +21,7 @@ use cloudsync_engine::{Engine, EventBus};
 use cloudsync_providers::auth::StaticToken;
 use cloudsync_providers::dropbox::{Dropbox, DropboxOptions, Hosts};
 use cloudsync_providers::oauth::stored::StoredTokens;
+use cloudsync_tests::fixtures::MemorySessions;
 use cloudsync_tests::run_for as run;
 use serde_json::{json, Value};
 
@@ -949,30 +950,11 @@ fn the_cli_adds_a_dropbox_connection_and_syncs_it() {
     });
 }
 
-/// Upload sessions kept in memory, standing in for the engine's journal.
-#[derive(Default)]
-struct KeptSessions(std::sync::Mutex<std::collections::HashMap<String, Value>>);
-
-impl cloudsync_engine::sessions::UploadSessions for KeptSessions {
-    fn load(&self, key: &str) -> Option<Value> {
-        self.0.lock().expect("lock").get(key).cloned()
-    }
-    fn save(&self, key: &str, _path: &RelPath, state: &Value) {
-        self.0
-            .lock()
-            .expect("lock")
-            .insert(key.to_string(), state.clone());
-    }
-    fn forget(&self, key: &str) {
-        self.0.lock().expect("lock").remove(key);
-    }
-}
-
 #[test]
 fn a_kept_upload_session_resumes_in_a_new_process() {
     run(50, async {
         let e = emulator().await;
-        let kept = Arc::new(KeptSessions::default());
+        let kept = Arc::new(MemorySessions::default());
         let first = remote(&e, "/CloudSync");
         first.attach_upload_sessions(kept.clone());
         first.prepare_root().await.expect("prepare");

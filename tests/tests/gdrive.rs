@@ -17,7 +17,6 @@ use cloudsync_engine::engine::AddConnection;
 use cloudsync_engine::localfs::StdFs;
 use cloudsync_engine::remote::{Remote, RemoteError};
 use cloudsync_engine::secrets::{SecretRef, SecretStore};
-use cloudsync_engine::sessions::UploadSessions;
 use cloudsync_engine::store::Store;
 use cloudsync_engine::sync::Context;
 use cloudsync_engine::{Engine, EventBus};
@@ -25,6 +24,7 @@ use cloudsync_providers::auth::{StaticToken, TokenSource};
 use cloudsync_providers::gdrive::GoogleDrive;
 use cloudsync_providers::oauth::stored::{StoredTokenSource, StoredTokens};
 use cloudsync_providers::oauth::OAuthApp;
+use cloudsync_tests::fixtures::MemorySessions;
 use cloudsync_tests::proxy::CutProxy;
 use cloudsync_tests::run_for as run;
 use serde_json::{json, Value};
@@ -620,31 +620,12 @@ fn a_resumable_upload_cut_midway_resumes_without_resending() {
     });
 }
 
-/// The engine's upload-session store, in memory.
-#[derive(Default)]
-struct MemSessions(std::sync::Mutex<std::collections::HashMap<String, Value>>);
-
-impl UploadSessions for MemSessions {
-    fn load(&self, key: &str) -> Option<Value> {
-        self.0.lock().expect("lock").get(key).cloned()
-    }
-    fn save(&self, key: &str, _path: &RelPath, state: &Value) {
-        self.0
-            .lock()
-            .expect("lock")
-            .insert(key.into(), state.clone());
-    }
-    fn forget(&self, key: &str) {
-        self.0.lock().expect("lock").remove(key);
-    }
-}
-
 #[test]
 fn a_session_saved_before_a_crash_is_resumed_by_the_next_run() {
     run(30, async {
         let emu = emulator().await;
         let tokens_dir = tempfile::tempdir().expect("tmp");
-        let sessions = Arc::new(MemSessions::default());
+        let sessions = Arc::new(MemorySessions::default());
         let d = client(&emu.base_url, "", renewing(&emu, &tokens_dir));
         d.attach_upload_sessions(sessions.clone());
         d.prepare_root().await.expect("prepare");

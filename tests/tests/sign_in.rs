@@ -191,8 +191,8 @@ fn parse_form(html: &str) -> Form {
 }
 
 /// Plays the browser: opens `url`, submits the sign-in form as `account` with `decision`
-/// (plus `extra` fields), and follows the redirect, if any, to the app's listener.
-async fn browse(url: &str, account: &str, decision: &str, extra: &[(&str, &str)]) {
+/// and follows the redirect, if any, to the app's listener.
+async fn browse(url: &str, account: &str, decision: &str) {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -212,9 +212,6 @@ async fn browse(url: &str, account: &str, decision: &str, extra: &[(&str, &str)]
     let mut fields: Vec<(String, String)> = form.fields.clone();
     fields.push(("account".into(), account.into()));
     fields.push(("decision".into(), decision.into()));
-    for (k, v) in extra {
-        fields.push(((*k).into(), (*v).into()));
-    }
     let answer = http
         .post(&action)
         .form(&fields)
@@ -320,7 +317,7 @@ fn browser_sign_in(
         .expect("URL")
         .trim()
         .to_string();
-    emulator.rt.block_on(browse(&url, account, decision, &[]));
+    emulator.rt.block_on(browse(&url, account, decision));
     run.finish()
 }
 

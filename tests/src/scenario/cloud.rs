@@ -41,16 +41,6 @@ impl CloudSide {
             .await
             .map_err(|e| format!("starting the {} emulator: {e}", provider.name()))?;
         if provider == Provider::Baidu {
-            // A scenario lists far more often than Baidu's listall limit (about 10 a
-            // minute) allows: the emulator lifts it, and the client does not pace.
-            reqwest::Client::new()
-                .post(format!("{}/__emulator/baidu/settings", emulator.base_url))
-                .json(&serde_json::json!({ "listall_per_minute": 0 }))
-                .send()
-                .await
-                .map_err(|e| format!("lifting the Baidu emulator's listall limit: {e}"))?;
-        }
-        if provider == Provider::Baidu {
             // Real Baidu allows about 10 listall calls a minute; scenarios list after every
             // step, so the emulator's limit is lifted here (it is tested in baidu.rs).
             let r = reqwest::Client::new()

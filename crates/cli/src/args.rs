@@ -10,7 +10,8 @@ use cloudsync_core::units::{parse_rate, parse_size};
 use cloudsync_core::{ConflictPolicy, ConnectionSettings, Mode, RelPath};
 use cloudsync_engine::control::Request;
 use cloudsync_engine::engine::{AddConnection, Choice};
-use cloudsync_engine::secrets::SecretRef;
+use cloudsync_engine::secrets::PendingSecret;
+use cloudsync_providers::setup;
 
 use crate::cloud::{AddCloudArgs, Cloud, SignInArgs};
 use crate::output::{self, View};
@@ -444,42 +445,21 @@ pub(crate) async fn add_with_secret(
     secret: &str,
     json: bool,
 ) -> anyhow::Result<u8> {
-    let home = SecretRef::choose(talk.dir.root(), &add.credential)?;
-    let had = home.get()?;
-    home.set(secret)?;
-    tracing::info!(connection = %add.name, home = %home.describe(), "stored the secret");
+    let pending = PendingSecret::store(talk.dir.root(), &add.credential, secret)?;
+    tracing::info!(connection = %add.name, home = %pending.reference().describe(), "stored the secret");
     if let Some(map) = add.remote.as_object_mut() {
-        map.insert(field.to_string(), serde_json::json!(home));
+        map.insert(field.to_string(), serde_json::json!(pending.reference()));
     }
     let name = add.name.clone();
     let resp = talk.call(Request::Add(add)).await?;
     if !resp.ok {
-        match had {
-            Some(old) => home.set(&old)?,
-            None => {
-                home.remove()?;
-            }
-        }
+        pending.roll_back()?;
     }
     Ok(output::print(
         &View::Message(format!("added connection {name}")),
         &resp,
         json,
     ))
-}
-
-/// The WebDAV URL with an optional root folder appended.
-fn webdav_url(url: &str, root: Option<&str>) -> anyhow::Result<String> {
-    anyhow::ensure!(
-        url.starts_with("http://") || url.starts_with("https://"),
-        "--url must start with http:// or https:// (got {url:?})"
-    );
-    let mut u = url.trim_end_matches('/').to_string();
-    if let Some(r) = root.map(|r| r.trim_matches('/')).filter(|r| !r.is_empty()) {
-        u.push('/');
-        u.push_str(r);
-    }
-    Ok(u)
 }
 
 /// The password from the named environment variable, else asked for on the terminal
@@ -537,29 +517,9 @@ pub async fn execute(command: Command, talk: &mut Talk<'_>) -> anyhow::Result<u8
             if let Err(e) = options.apply(&mut settings) {
                 return Ok(bad_input(e));
             }
-            let remote_dir = match std::fs::canonicalize(&remote) {
-                Ok(p) if p.is_dir() => p,
-                Ok(p) => {
-                    return Ok(bad_input(anyhow::anyhow!(
-                        "remote {} is not a folder",
-                        p.display()
-                    )))
-                }
-                Err(e) => {
-                    return Ok(bad_input(anyhow::anyhow!(
-                        "remote folder {}: {e}",
-                        remote.display()
-                    )))
-                }
-            };
-            let add = AddConnection {
-                name: name.clone(),
-                provider: "local".into(),
-                local_root: std::path::absolute(&local).unwrap_or(local),
-                remote: serde_json::json!({ "path": remote_dir }),
-                credential: format!("local:{}", remote_dir.display()),
-                remote_local_dir: Some(remote_dir),
-                settings,
+            let add = match setup::local(&remote) {
+                Ok(t) => t.into_add(name.clone(), local, settings),
+                Err(e) => return Ok(bad_input(e.into())),
             };
             (
                 Request::Add(add),
@@ -580,41 +540,23 @@ pub async fn execute(command: Command, talk: &mut Talk<'_>) -> anyhow::Result<u8
             if let Err(e) = options.apply(&mut settings) {
                 return Ok(bad_input(e));
             }
-            let url = match webdav_url(&url, remote_root.as_deref()) {
-                Ok(u) => u,
-                Err(e) => return Ok(bad_input(e)),
-            };
-            // Checked here so a bad file is reported before any password is asked for;
-            // the stored path is absolute, as the engine may run elsewhere.
-            let ca_file = match ca_file.map(|p| std::path::absolute(&p).unwrap_or(p)) {
-                Some(p) => match cloudsync_providers::webdav::tls::load_ca_file(&p) {
-                    Ok(_) => Some(p),
-                    Err(e) => return Ok(bad_input(anyhow::anyhow!("--ca-file: {e}"))),
-                },
-                None => None,
-            };
+            // Checked here so a bad file is reported before any password is asked for.
+            if let Some(p) = &ca_file {
+                if let Err(e) = cloudsync_providers::webdav::tls::load_ca_file(p) {
+                    return Ok(bad_input(anyhow::anyhow!("--ca-file: {e}")));
+                }
+            }
             let user = user.unwrap_or_default();
+            let target =
+                match setup::webdav(&url, remote_root.as_deref(), &user, ca_file.as_deref()) {
+                    Ok(t) => t,
+                    Err(e) => return Ok(bad_input(anyhow::anyhow!("--url: {e}"))),
+                };
             let password = match read_password(password_env.as_deref(), &url, &user) {
                 Ok(p) => p,
                 Err(e) => return Ok(bad_input(e)),
             };
-            let credential = format!("webdav:{url}:{user}");
-            let mut config = serde_json::json!({ "url": url, "user": user });
-            if let (Some(p), Some(map)) = (ca_file, config.as_object_mut()) {
-                map.insert(
-                    "ca_file".into(),
-                    serde_json::Value::String(p.to_string_lossy().into_owned()),
-                );
-            }
-            let add = AddConnection {
-                name,
-                provider: "webdav".into(),
-                local_root: std::path::absolute(&local).unwrap_or(local),
-                remote: config,
-                credential,
-                remote_local_dir: None,
-                settings,
-            };
+            let add = target.into_add(name, local, settings);
             return add_with_secret(talk, add, "password_secret", &password, json).await;
         }
         Command::Connection(ConnectionCommand::Add(AddCommand::S3 {
@@ -632,11 +574,6 @@ pub async fn execute(command: Command, talk: &mut Talk<'_>) -> anyhow::Result<u8
             if let Err(e) = options.apply(&mut settings) {
                 return Ok(bad_input(e));
             }
-            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-                return Ok(bad_input(anyhow::anyhow!(
-                    "--endpoint must start with http:// or https:// (got {endpoint:?})"
-                )));
-            }
             let access_key = match std::env::var(&access_key_env) {
                 Ok(k) => k,
                 Err(_) => {
@@ -645,28 +582,16 @@ pub async fn execute(command: Command, talk: &mut Talk<'_>) -> anyhow::Result<u8
                     )))
                 }
             };
+            let target = match setup::s3(&endpoint, &bucket, &prefix, &region, &access_key) {
+                Ok(t) => t,
+                Err(e) => return Ok(bad_input(anyhow::anyhow!("--endpoint/--bucket: {e}"))),
+            };
             let who = format!("{access_key}@{endpoint}");
             let secret = match read_password(secret_key_env.as_deref(), &endpoint, &who) {
                 Ok(p) => p,
                 Err(e) => return Ok(bad_input(e)),
             };
-            let endpoint = endpoint.trim_end_matches('/').to_string();
-            let prefix = prefix.trim_matches('/').to_string();
-            let add = AddConnection {
-                name,
-                provider: "s3".into(),
-                local_root: std::path::absolute(&local).unwrap_or(local),
-                remote: serde_json::json!({
-                    "endpoint": endpoint,
-                    "bucket": bucket,
-                    "prefix": prefix,
-                    "region": region,
-                    "access_key": access_key,
-                }),
-                credential: format!("s3:{endpoint}/{bucket}/{prefix}"),
-                remote_local_dir: None,
-                settings,
-            };
+            let add = target.into_add(name, local, settings);
             return add_with_secret(talk, add, "secret_key_secret", &secret, json).await;
         }
         Command::Connection(ConnectionCommand::Add(AddCommand::Dropbox(args))) => {

@@ -827,6 +827,16 @@ fn relative_to(root: &Path, path: &str) -> Result<RelPath, EngineError> {
     RelPath::new(rel).map_err(|e| EngineError::Invalid(e.to_string()))
 }
 
+/// Whether `dir` may become a new connection's sync folder (an existing, empty, writable
+/// folder), by the same check `add_connection` makes; the canonical path when it may.
+/// The wizard uses it to say why a folder is refused before anything is added.
+///
+/// # Errors
+/// [`EngineError::Invalid`] with the one-line reason.
+pub fn check_new_sync_folder(dir: &Path) -> Result<PathBuf, EngineError> {
+    check_empty_dir(&crate::localfs::StdFs, dir)
+}
+
 /// Checks that `dir` exists, is an empty folder and is writable; returns it canonical.
 fn check_empty_dir(fs: &dyn LocalFs, dir: &Path) -> Result<PathBuf, EngineError> {
     let meta = fs.metadata(dir).map_err(|e| {

@@ -144,6 +144,43 @@ impl SecretRef {
     }
 }
 
+/// A secret stored for a connection that is being added: if adding fails, it is taken
+/// back and whatever was stored under the key before is put back.
+#[derive(Debug)]
+pub struct PendingSecret {
+    home: SecretRef,
+    had: Option<String>,
+}
+
+impl PendingSecret {
+    /// Stores `value` for `key` in the config dir's secret home (see [`SecretRef::choose`]).
+    ///
+    /// # Errors
+    /// No home can be chosen, read or written.
+    pub fn store(config_dir: &Path, key: &str, value: &str) -> Result<PendingSecret, SecretError> {
+        let home = SecretRef::choose(config_dir, key)?;
+        let had = home.get()?;
+        home.set(value)?;
+        Ok(PendingSecret { home, had })
+    }
+
+    /// Where it went, for the connection's config.
+    pub fn reference(&self) -> &SecretRef {
+        &self.home
+    }
+
+    /// Takes the secret back (adding the connection failed).
+    ///
+    /// # Errors
+    /// The home cannot be written.
+    pub fn roll_back(self) -> Result<(), SecretError> {
+        match self.had {
+            Some(old) => self.home.set(&old),
+            None => self.home.remove().map(|_| ()),
+        }
+    }
+}
+
 /// The owner-only secrets file.
 #[derive(Debug, Clone)]
 pub struct SecretStore {

@@ -10,7 +10,8 @@
 //! - [`gdrive`]: a folder in Google Drive (API v3; ids, change feed, resumable uploads).
 //! - [`s3`]: an S3-compatible bucket and key prefix (`object_store`, path-style requests).
 //!
-//! [`Factory`] builds a backend from a stored connection's provider id and JSON config.
+//! [`setup`] builds a new connection's target (config, credential, secret field) the same
+//! way for the CLI and the app; [`Factory`] builds a backend from a stored connection's provider id and JSON config.
 
 pub mod auth;
 pub mod baidu;
@@ -19,6 +20,7 @@ pub mod gdrive;
 pub mod local;
 pub mod oauth;
 pub mod s3;
+pub mod setup;
 pub mod webdav;
 mod xml_text;
 

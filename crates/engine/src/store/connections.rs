@@ -69,7 +69,7 @@ pub struct NewConnection {
 }
 
 /// A stored connection.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Connection {
     /// Row id.
     pub id: i64,

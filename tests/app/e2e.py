@@ -1,0 +1,206 @@
+"""End-to-end test of the real CloudSync app under Xvfb, driven through tauri-driver:
+the wizard creates a Demo-cloud connection into an empty folder (a non-empty folder is
+refused with its reason), files arrive in the folder and in Activity, pause and resume,
+a conflict is seen and resolved, and the connection is unlinked with its files kept.
+
+Usage: e2e.py APP_BINARY WORK_DIR SHOTS_DIR   (tauri-driver listens on 127.0.0.1:4444)
+"""
+
+import json
+import os
+import sys
+import time
+import urllib.request
+
+from webdriver import Session, WebDriverError
+
+APP, WORK, SHOTS = (os.path.abspath(a) for a in sys.argv[1:4])
+CONFIG = os.path.join(WORK, "config")
+SYNC = os.path.join(WORK, "Demo sync")
+NOT_EMPTY = os.path.join(WORK, "full")
+TOKEN = "cloudsync-demo-token"
+
+
+def step(msg):
+    print(f"e2e: {msg}", flush=True)
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"{what}: not within {timeout} s")
+
+
+def demo_base():
+    with open(os.path.join(CONFIG, "demo-cloud", "port")) as f:
+        return f"http://127.0.0.1:{f.read().strip()}"
+
+
+def dropbox(endpoint, arg=None, body=None, content=False):
+    """Calls the Demo cloud (the Dropbox emulator) the way Dropbox's API is called."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    if content:
+        headers["Dropbox-API-Arg"] = json.dumps(arg)
+        headers["Content-Type"] = "application/octet-stream"
+        data = body or b""
+    else:
+        headers["Content-Type"] = "application/json"
+        data = json.dumps(arg).encode()
+    req = urllib.request.Request(demo_base() + endpoint, data=data, headers=headers, method="POST")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return resp.read(), resp.headers
+
+
+def remote_files():
+    raw, _ = dropbox("/2/files/list_folder", {"path": "/CloudSync", "recursive": True})
+    listing = json.loads(raw)
+    names = {e["path_display"][len("/CloudSync/"):] for e in listing["entries"] if e[".tag"] == "file"}
+    while listing.get("has_more"):
+        raw, _ = dropbox("/2/files/list_folder/continue", {"cursor": listing["cursor"]})
+        listing = json.loads(raw)
+        names |= {e["path_display"][len("/CloudSync/"):] for e in listing["entries"] if e[".tag"] == "file"}
+    return names
+
+
+def remote_text(path):
+    raw, _ = dropbox("/2/files/download", {"path": f"/CloudSync/{path}"}, content=True)
+    return raw.decode()
+
+
+def main():
+    os.makedirs(SYNC)
+    os.makedirs(NOT_EMPTY)
+    with open(os.path.join(NOT_EMPTY, "keep.txt"), "w") as f:
+        f.write("already here\n")
+    os.makedirs(SHOTS, exist_ok=True)
+
+    s = Session("http://127.0.0.1:4444", {
+        "tauri:options": {"application": APP, "args": ["--config-dir", CONFIG]}})
+    try:
+        run(s)
+    finally:
+        s.quit()
+
+
+def switch_to_new_window(s, known):
+    handle = wait_for(lambda: [h for h in s.handles() if h not in known], 20, "the wizard window")[0]
+    s.switch(handle)
+    return handle
+
+
+def run(s):
+    main_window = s.handles()[0]
+    s.find("empty-state")
+    s.screenshot(os.path.join(SHOTS, "main-empty.png"))
+
+    step("the wizard: Demo cloud")
+    s.click_id("add-connection")
+    switch_to_new_window(s, [main_window])
+    s.click_id("provider-demo")
+    s.screenshot(os.path.join(SHOTS, "wizard-provider.png"))
+    s.click_id("wizard-next")
+    # Sign-in step: the Demo cloud needs none.
+    s.click_id("wizard-next")
+
+    step("a non-empty folder is refused with its reason")
+    s.set_value("conn-name", "Demo")
+    s.set_value("local-folder-input", NOT_EMPTY)
+    s.wait_text("local-folder-error", lambda t: "not empty" in t, what="the refusal")
+    assert not s.enabled(s.find("wizard-next")), "Next must stay disabled for a non-empty folder"
+    s.screenshot(os.path.join(SHOTS, "wizard-folder-refused.png"))
+
+    step("an empty folder is accepted; the remote folder is browsed")
+    s.set_value("local-folder-input", SYNC)
+    wait_for(lambda: not s.find_all("local-folder-error"), 10, "the refusal to go away")
+    s.find("remote-folder-list")
+    s.click_id("remote-folder-CloudSync")
+    s.click_id("use-remote-folder")
+    s.screenshot(os.path.join(SHOTS, "wizard-folders.png"))
+    s.click_id("wizard-next")
+    s.find("opt-mode")
+    # Keep both: the remote version keeps the name, the local one becomes a conflicted
+    # copy, so either can be chosen afterwards from the Conflicts tab.
+    s.select_option("opt-conflict", "keep-both")
+    s.screenshot(os.path.join(SHOTS, "wizard-options.png"))
+    s.click_id("wizard-next")
+    summary = s.text(s.find("summary"))
+    assert "Demo" in summary and SYNC in summary, summary
+    s.screenshot(os.path.join(SHOTS, "wizard-summary.png"))
+    s.click_id("wizard-finish")
+    s.find("wizard-done", timeout=30)
+    s.click_id("wizard-close")
+    wait_for(lambda: len(s.handles()) == 1, 10, "the wizard to close")
+    s.switch(main_window)
+
+    step("files arrive in the folder and in Activity")
+    s.click_id("conn-item-Demo")
+    welcome = os.path.join(SYNC, "Welcome to CloudSync.txt")
+    wait_for(lambda: os.path.exists(welcome), 60, "the sample files to arrive")
+    wait_for(lambda: os.path.exists(os.path.join(SYNC, "Documents", "Ideas.txt")), 30, "Ideas.txt")
+    s.click_id("tab-activity")
+    s.wait_text("activity-row", lambda t: "Welcome to CloudSync.txt" in t, timeout=30,
+                what="the download in Activity")
+    s.screenshot(os.path.join(SHOTS, "main-activity.png"))
+
+    step("a local file is uploaded")
+    with open(os.path.join(SYNC, "from-this-pc.txt"), "w") as f:
+        f.write("written on this computer\n")
+    wait_for(lambda: "from-this-pc.txt" in remote_files(), 30, "the upload")
+
+    step("pause: nothing moves; resume: it does")
+    s.click_id("tab-overview")
+    s.click_id("pause-button")
+    s.wait_text("status-text", lambda t: "paused" in t.lower(), what="the paused state")
+    with open(os.path.join(SYNC, "while-paused.txt"), "w") as f:
+        f.write("written while paused\n")
+    # Both sides change one file while paused: a conflict once resumed.
+    with open(os.path.join(SYNC, "Documents", "Ideas.txt"), "w") as f:
+        f.write("local ideas\n")
+    dropbox("/2/files/upload", {"path": "/CloudSync/Documents/Ideas.txt", "mode": "overwrite"},
+            b"remote ideas\n", content=True)
+    time.sleep(3)
+    assert "while-paused.txt" not in remote_files(), "a paused connection uploaded"
+    s.screenshot(os.path.join(SHOTS, "main-paused.png"))
+    s.click_id("resume-button")
+    wait_for(lambda: "while-paused.txt" in remote_files(), 30, "the upload after resuming")
+
+    step("the conflict is listed and resolved by keeping the local version")
+    s.click_id("tab-conflicts")
+    row = None
+    deadline = time.time() + 30
+    while row is None and time.time() < deadline:
+        rows = [r for r in s.find_all("conflict-row") if "Ideas.txt" in s.text(r)]
+        row = rows[0] if rows else None
+        if row is None:
+            time.sleep(0.5)
+    assert row is not None, "no conflict row for Documents/Ideas.txt"
+    s.screenshot(os.path.join(SHOTS, "main-conflicts.png"))
+    ideas = os.path.join(SYNC, "Documents", "Ideas.txt")
+    assert open(ideas).read() == "remote ideas\n", "keep-both gives the remote version the name"
+    buttons = s.inside(row, "resolve-keep-local")
+    assert buttons, "the conflict row has no Keep local button"
+    s.click(buttons[0])
+    wait_for(lambda: open(ideas).read() == "local ideas\n", 30, "the local version to take the name")
+    wait_for(lambda: remote_text("Documents/Ideas.txt") == "local ideas\n", 30,
+             "the local version to reach the Demo cloud")
+
+    step("unlink keeps the files on both sides")
+    s.click_id("tab-overview")
+    s.click_id("unlink-button")
+    s.click_id("confirm-unlink")
+    s.find("empty-state", timeout=20)
+    assert os.path.exists(welcome), "unlink removed a local file"
+    assert "Welcome to CloudSync.txt" in remote_files(), "unlink removed a remote file"
+    step("passed")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (AssertionError, WebDriverError) as e:
+        print(f"e2e: FAILED: {e}", file=sys.stderr)
+        sys.exit(1)

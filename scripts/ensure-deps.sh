@@ -66,3 +66,20 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "ensure-deps: no Rust toolchain found; install one with rustup (https://rustup.rs), Rust >= 1.85" >&2
   exit 1
 fi
+
+# tauri-driver: the WebDriver proxy the desktop app's end-to-end test goes through (it
+# starts WebKitWebDriver, from webkit2gtk-driver above). Pinned below 3 (alphas).
+if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+  echo "ensure-deps: installing tauri-driver 2 (cargo install)"
+  cargo install tauri-driver --version '^2' --locked --quiet
+fi
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# The desktop app's front end (ui/): Vite, Preact, Vitest, playwright-core, as pinned by
+# ui/package-lock.json; installed again when the lock file changes.
+ui_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/ui"
+if [ -f "$ui_dir/package-lock.json" ] && { [ ! -f "$ui_dir/node_modules/.package-lock.json" ] ||
+  [ "$ui_dir/package-lock.json" -nt "$ui_dir/node_modules/.package-lock.json" ]; }; then
+  echo "ensure-deps: installing the front end's packages (npm ci in ui)"
+  (cd "$ui_dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# Builds CloudSync and runs the daemon on a sample connection: a local sync folder
-# (~/CloudSync/Demo) paired with a plain folder standing in for the remote
-# (~/CloudSync/.demo-remote), so it works with no network and no account.
-# Usage: scripts/run.sh          (Ctrl-C stops the daemon; run it again to resume)
+# Builds CloudSync and starts the desktop app: it lives in the system tray, hosts the sync
+# engine, and opens its main window; "Add connection" -> "Demo cloud" tries it with no
+# account and no network. Without a display (a server), it runs the headless daemon on a
+# sample connection instead: ~/CloudSync/Demo paired with the folder ~/CloudSync/.demo-remote.
+# Usage: scripts/run.sh          (quit from the tray menu, or Ctrl-C)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-deps.sh
 
-cargo build --release --locked -p cloudsync-cli
+(cd ui && npm run --silent build)
+cargo build --release --locked -p cloudsync-cli -p cloudsync-app
 bin="$PWD/target/release/cloudsync"
 
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  echo "Starting CloudSync (tray app). Its data: ${CLOUDSYNC_HOME:-the XDG data dir}"
+  exec "$PWD/target/release/cloudsync-app"
+fi
+
+echo "No display found: running the headless daemon instead of the tray app."
 demo="${CLOUDSYNC_DEMO_DIR:-$HOME/CloudSync}"
 local_dir="$demo/Demo"
 remote_dir="$demo/.demo-remote"

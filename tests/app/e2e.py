@@ -3,7 +3,7 @@ the wizard creates a Demo-cloud connection into an empty folder (a non-empty fol
 refused with its reason), files arrive in the folder and in Activity, pause and resume,
 a conflict is seen and resolved, and the connection is unlinked with its files kept.
 
-Usage: e2e.py APP_BINARY WORK_DIR SHOTS_DIR   (tauri-driver listens on 127.0.0.1:4444)
+Usage: WEBDRIVER_URL=http://127.0.0.1:PORT e2e.py APP_BINARY WORK_DIR SHOTS_DIR
 """
 
 import json
@@ -78,7 +78,7 @@ def main():
         f.write("already here\n")
     os.makedirs(SHOTS, exist_ok=True)
 
-    s = Session("http://127.0.0.1:4444", {
+    s = Session(os.environ.get("WEBDRIVER_URL", "http://127.0.0.1:4444"), {
         "tauri:options": {"application": APP, "args": ["--config-dir", CONFIG]}})
     try:
         run(s)
@@ -88,6 +88,9 @@ def main():
 
 def switch_to_new_window(s, known):
     handle = wait_for(lambda: [h for h in s.handles() if h not in known], 20, "the wizard window")[0]
+    # WebKitWebDriver can drop the connection when asked to switch to a webview that is
+    # still loading: give the new window a moment.
+    time.sleep(1.5)
     s.switch(handle)
     return handle
 

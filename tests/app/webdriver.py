@@ -29,14 +29,23 @@ class Session:
 
     def _call(self, method, path, body=None, timeout=60):
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                return json.loads(resp.read() or b"{}").get("value")
-        except urllib.error.HTTPError as e:
-            detail = e.read().decode(errors="replace")
-            raise WebDriverError(f"{method} {path}: {e.code} {detail[:400]}") from None
+        # tauri-driver reuses its connections to WebKitWebDriver, which closes idle ones;
+        # a request that meets a closed one fails before it is sent ("SendRequest") and
+        # the proxy drops ours. It never reached the browser, so sending it again is safe.
+        for attempt in range(4):
+            req = urllib.request.Request(self.base + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=timeout) as resp:
+                    return json.loads(resp.read() or b"{}").get("value")
+            except urllib.error.HTTPError as e:
+                detail = e.read().decode(errors="replace")
+                raise WebDriverError(f"{method} {path}: {e.code} {detail[:400]}") from None
+            except ConnectionError as e:
+                if attempt == 3:
+                    raise WebDriverError(
+                        f"{method} {path}: the driver dropped the connection ({e})") from None
+                time.sleep(0.3)
 
     def call(self, method, path, body=None):
         return self._call(method, f"/session/{self.id}{path}", body)

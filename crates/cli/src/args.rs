@@ -13,9 +13,10 @@ use cloudsync_engine::engine::{AddConnection, Choice};
 use cloudsync_engine::secrets::PendingSecret;
 use cloudsync_providers::setup;
 
-use crate::cloud::{AddCloudArgs, Cloud, SignInArgs};
+use crate::cloud::{AddCloudArgs, SignInArgs};
 use crate::output::{self, View};
 use crate::Talk;
+use cloudsync_providers::setup::cloud::Cloud;
 
 /// CloudSync keeps local folders in two-way sync with cloud storage and other folders.
 #[derive(Debug, Parser)]

@@ -2,11 +2,8 @@
 //! sign-in (browser with a loopback redirect, a pasted code, or a device code), the account
 //! check (one connection per account), and where the tokens go.
 //!
-//! App keys are configuration, looked up in this order: `--app-key`, the environment
-//! (`CLOUDSYNC_DROPBOX_APP_KEY`, `CLOUDSYNC_GDRIVE_APP_KEY`, `CLOUDSYNC_BAIDU_APP_KEY`, and
-//! `..._APP_SECRET` where the provider needs a secret), then `config.json` in the config
-//! dir: `{"dropbox": {"app_key": "..."}, "gdrive": {"app_key": "...", "app_secret": "..."},
-//! "baidu": {"app_key": "...", "app_secret": "...", "app_name": "..."}}`.
+//! Where app keys come from and which account tokens belong to is shared with the desktop
+//! app (`cloudsync_providers::setup::cloud`).
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -16,80 +13,30 @@ use async_trait::async_trait;
 use clap::{Args, ValueEnum};
 use cloudsync_core::ConnectionSettings;
 use cloudsync_engine::control::Request;
-use cloudsync_engine::engine::AddConnection;
 use cloudsync_engine::paths::ConfigDir;
-use cloudsync_engine::remote::RemoteFactory;
 use cloudsync_engine::secrets::SecretRef;
 use cloudsync_providers::oauth::device::DeviceCode;
 use cloudsync_providers::oauth::signin::{self, Method, SignInUi};
 use cloudsync_providers::oauth::stored::StoredTokens;
 use cloudsync_providers::oauth::{OAuthApp, OAuthError};
+use cloudsync_providers::setup::cloud::{self as setup, Cloud, DROPBOX_REDIRECT_PORT};
 
 use crate::args::{add_with_secret, bad_input, SettingsArgs};
 use crate::output::{self, View};
 use crate::Talk;
 
-/// The providers signed in to with OAuth.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cloud {
-    /// Dropbox.
-    Dropbox,
-    /// Google Drive.
-    Gdrive,
-    /// Baidu Netdisk.
-    Baidu,
-}
-
-/// Dropbox needs a registered redirect URI, so its port is fixed (rclone's, which users
-/// may have registered already).
-pub const DROPBOX_REDIRECT_PORT: u16 = 53682;
-
-impl Cloud {
-    fn id(self) -> &'static str {
-        match self {
-            Cloud::Dropbox => "dropbox",
-            Cloud::Gdrive => "gdrive",
-            Cloud::Baidu => "baidu",
-        }
-    }
-
-    fn from_id(id: &str) -> Option<Cloud> {
-        match id {
-            "dropbox" => Some(Cloud::Dropbox),
-            "gdrive" => Some(Cloud::Gdrive),
-            "baidu" => Some(Cloud::Baidu),
-            _ => None,
-        }
-    }
-
-    fn env_prefix(self) -> &'static str {
-        match self {
-            Cloud::Dropbox => "CLOUDSYNC_DROPBOX",
-            Cloud::Gdrive => "CLOUDSYNC_GDRIVE",
-            Cloud::Baidu => "CLOUDSYNC_BAIDU",
-        }
-    }
-
-    fn app(self, api_base: Option<&str>, key: &str, secret: Option<&str>) -> OAuthApp {
-        match self {
-            Cloud::Dropbox => OAuthApp::dropbox(api_base, key),
-            Cloud::Gdrive => OAuthApp::gdrive(api_base, key, secret),
-            Cloud::Baidu => OAuthApp::baidu(api_base, key, secret),
-        }
-    }
-
-    fn method(self, choice: Option<SignInArg>, port: Option<u16>) -> Method {
-        let loopback = |default: u16| Method::Loopback {
-            port: port.unwrap_or(default),
-        };
-        match (self, choice) {
-            (_, Some(SignInArg::Paste)) => Method::PasteCode,
-            (_, Some(SignInArg::Device)) => Method::DeviceCode,
-            (Cloud::Dropbox, _) => loopback(DROPBOX_REDIRECT_PORT),
-            (Cloud::Gdrive, _) => loopback(0),
-            (Cloud::Baidu, Some(SignInArg::Browser)) => loopback(0),
-            (Cloud::Baidu, None) => Method::DeviceCode,
-        }
+/// How `cloud` signs in when the user chose `choice` (and maybe a redirect port).
+fn method(cloud: Cloud, choice: Option<SignInArg>, port: Option<u16>) -> Method {
+    let loopback = |default: u16| Method::Loopback {
+        port: port.unwrap_or(default),
+    };
+    match (cloud, choice) {
+        (_, Some(SignInArg::Paste)) => Method::PasteCode,
+        (_, Some(SignInArg::Device)) => Method::DeviceCode,
+        (Cloud::Dropbox, _) => loopback(DROPBOX_REDIRECT_PORT),
+        (Cloud::Gdrive, _) => loopback(0),
+        (Cloud::Baidu, Some(SignInArg::Browser)) => loopback(0),
+        (Cloud::Baidu, None) => cloud.default_method(),
     }
 }
 
@@ -152,59 +99,6 @@ pub struct AddCloudArgs {
     pub options: SettingsArgs,
 }
 
-/// The app credentials of one provider.
-struct AppKeys {
-    key: String,
-    secret: Option<String>,
-    name: Option<String>,
-}
-
-fn app_keys(
-    cloud: Cloud,
-    dir: &ConfigDir,
-    key_arg: Option<&str>,
-    secret_env: Option<&str>,
-) -> anyhow::Result<AppKeys> {
-    let file = dir.root().join("config.json");
-    let config: serde_json::Value = match std::fs::read(&file) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not valid JSON", file.display()))?,
-        Err(_) => serde_json::Value::Null,
-    };
-    let from_file = |field: &str| {
-        config
-            .get(cloud.id())
-            .and_then(|p| p.get(field))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
-    let env = |suffix: &str| std::env::var(format!("{}_{suffix}", cloud.env_prefix())).ok();
-    let key = key_arg
-        .map(str::to_string)
-        .or_else(|| env("APP_KEY"))
-        .or_else(|| from_file("app_key"))
-        .with_context(|| {
-            format!(
-                "no {} app key: register an app (see the README), then pass --app-key, set \
-                 {}_APP_KEY, or put it in {}",
-                cloud.id(),
-                cloud.env_prefix(),
-                file.display()
-            )
-        })?;
-    let secret = match secret_env {
-        Some(var) => Some(
-            std::env::var(var).with_context(|| format!("--app-secret-env: ${var} is not set"))?,
-        ),
-        None => env("APP_SECRET").or_else(|| from_file("app_secret")),
-    };
-    Ok(AppKeys {
-        key,
-        secret,
-        name: env("APP_NAME").or_else(|| from_file("app_name")),
-    })
-}
-
 /// Prints the sign-in page (and opens it), reads a pasted code from standard input.
 struct TerminalUi {
     open_browser: bool,
@@ -265,7 +159,7 @@ async fn obtain_tokens(
              CLOUDSYNC_BAIDU_APP_SECRET"
         );
     }
-    let method = cloud.method(args.sign_in, args.redirect_port);
+    let method = method(cloud, args.sign_in, args.redirect_port);
     let ui = TerminalUi {
         open_browser: !args.no_browser,
     };
@@ -276,30 +170,6 @@ async fn obtain_tokens(
         client_secret: app.client_secret.clone(),
         ..StoredTokens::from_answer(&answer, None)
     })
-}
-
-/// The account the tokens belong to, asked of the provider itself.
-async fn account_of(
-    cloud: Cloud,
-    config: &serde_json::Value,
-    tokens: &StoredTokens,
-) -> anyhow::Result<String> {
-    let mut probe = config.clone();
-    if let Some(map) = probe.as_object_mut() {
-        // The new tokens, not the ones stored for the connection (relink).
-        map.remove("token_secret");
-        if let Some(t) = &tokens.access_token {
-            map.insert("access_token".into(), serde_json::json!(t));
-        }
-    }
-    let remote = cloudsync_providers::Factory
-        .open(cloud.id(), &probe)
-        .context("opening the account")?;
-    remote
-        .account_id()
-        .await
-        .context("asking the provider which account this is")?
-        .with_context(|| format!("{} did not name the account", cloud.id()))
 }
 
 /// `connection add dropbox|gdrive|baidu`.
@@ -335,15 +205,7 @@ pub async fn add(
         Ok(p) => p,
         Err(e) => return Ok(bad_input(e)),
     };
-    let add = AddConnection {
-        name,
-        provider: cloud.id().into(),
-        local_root: std::path::absolute(&local).unwrap_or(local),
-        remote: config,
-        credential: format!("{}:{account}", cloud.id()),
-        remote_local_dir: None,
-        settings,
-    };
+    let add = setup::target(cloud, config, &account).into_add(name, local, settings);
     add_with_secret(talk, add, "token_secret", &tokens.to_secret(), json).await
 }
 
@@ -362,34 +224,17 @@ async fn prepare(
     args: Wanted<'_>,
     dir: &ConfigDir,
 ) -> anyhow::Result<(serde_json::Value, StoredTokens, String)> {
-    if let Some(base) = args.api_base {
-        anyhow::ensure!(
-            base.starts_with("http://") || base.starts_with("https://"),
-            "--api-base must start with http:// or https:// (got {base:?})"
-        );
-    }
-    let keys = app_keys(
-        cloud,
-        dir,
-        args.app_key,
-        args.sign_in.app_secret_env.as_deref(),
-    )?;
-    let api_base = args.api_base.map(|b| b.trim_end_matches('/'));
-    let mut config = serde_json::json!({ "app_key": keys.key });
-    if let Some(map) = config.as_object_mut() {
-        if let Some(b) = api_base {
-            map.insert("api_base".into(), serde_json::json!(b));
-        }
-        if let Some(r) = args.remote_root {
-            map.insert("root".into(), serde_json::json!(r));
-        }
-        if let Some(n) = &keys.name {
-            map.insert("app_name".into(), serde_json::json!(n));
-        }
-    }
-    let app = cloud.app(api_base, &keys.key, keys.secret.as_deref());
+    let secret = match args.sign_in.app_secret_env.as_deref() {
+        Some(var) => Some(
+            std::env::var(var).with_context(|| format!("--app-secret-env: ${var} is not set"))?,
+        ),
+        None => None,
+    };
+    let keys = setup::app_keys(cloud, dir.root(), args.app_key, secret, args.api_base)?;
+    let config = setup::config(&keys, args.remote_root);
+    let app = cloud.app(&keys);
     let tokens = obtain_tokens(cloud, &app, args.sign_in).await?;
-    let account = account_of(cloud, &config, &tokens).await?;
+    let account = setup::account_of(cloud, &config, &tokens).await?;
     Ok((config, tokens, account))
 }
 
@@ -455,10 +300,18 @@ async fn renew_tokens(
         .get("app_key")
         .and_then(|v| v.as_str())
         .context("the connection names no app key")?;
-    let api_base = config.get("api_base").and_then(|v| v.as_str());
-    let app = cloud.app(api_base, key, secret_key.as_deref());
+    let keys = setup::AppKeys {
+        key: key.to_string(),
+        secret: secret_key,
+        name: None,
+        api_base: config
+            .get("api_base")
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+    };
+    let app = cloud.app(&keys);
     let tokens = obtain_tokens(cloud, &app, args).await?;
-    let account = account_of(cloud, &config, &tokens).await?;
+    let account = setup::account_of(cloud, &config, &tokens).await?;
     let expected = text("credential")
         .strip_prefix(&format!("{}:", cloud.id()))
         .unwrap_or_default()

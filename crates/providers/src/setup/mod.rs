@@ -3,6 +3,8 @@
 //! and the config field its secret goes under. Only the shape is checked here; whether
 //! the remote answers is the engine's check when the connection is added.
 
+pub mod cloud;
+
 use std::path::{Path, PathBuf};
 
 use cloudsync_core::ConnectionSettings;
@@ -11,7 +13,7 @@ use cloudsync_engine::engine::AddConnection;
 /// Why a connection cannot be set up as asked.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct SetupError(String);
+pub struct SetupError(pub(crate) String);
 
 /// A backend target, ready to become a connection.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The desktop app's tests that need a display, each in its own Xvfb display and D-Bus
+# session, bounded in time:
+# - tests/app/e2e.py: the real app driven through tauri-driver + WebKitWebDriver (the
+#   wizard makes a Demo-cloud connection, files arrive, pause/resume, a conflict is
+#   resolved, unlink keeps the files; a non-empty folder is refused);
+# - tests/app/tray.py: the tray menu read and clicked over D-Bus (StatusNotifierItem +
+#   dbusmenu).
+# Expects the app and CLI built (target/debug). Screenshots go to target/app-test/shots;
+# UPDATE_SCREENSHOTS=1 also copies them to docs/screenshots.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+app="$PWD/target/debug/cloudsync-app"
+cli="$PWD/target/debug/cloudsync"
+shots="$PWD/target/app-test/shots"
+work="$(mktemp -d /tmp/cloudsync-app-test.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$shots"
+export NO_AT_BRIDGE=1
+export PATH="$HOME/.cargo/bin:$PATH"
+
+run_in_session() {
+  timeout --kill-after=10 "$1" xvfb-run -a -s '-screen 0 1280x800x24' \
+    dbus-run-session -- bash tests/app/in-session.sh "$2" "$app" "$cli" "$work" "$shots"
+}
+
+echo "-- tray over D-Bus"
+run_in_session 180 tray 2> >(grep -v -e 'Failed to set fd limit' -e 'org.a11y' -e 'SpiRegistry' -e 'Activating service' -e 'Successfully activated' >&2)
+echo "-- the app end to end through WebDriver"
+run_in_session 420 e2e 2> >(grep -v -e 'Failed to set fd limit' -e 'org.a11y' -e 'SpiRegistry' -e 'Activating service' -e 'Successfully activated' >&2)
+
+if [ "${UPDATE_SCREENSHOTS:-}" = 1 ]; then
+  mkdir -p docs/screenshots
+  cp "$shots"/*.png docs/screenshots/
+  echo "screenshots copied to docs/screenshots"
+fi

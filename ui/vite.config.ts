@@ -19,5 +19,7 @@ export default defineConfig({
     include: ["tests/**/*.test.ts"],
     environment: "node",
     testTimeout: 10000,
+    // Local-time formatting is asserted in UTC, whatever the machine's zone.
+    env: { TZ: "UTC" },
   },
 });

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   formatBytes,
   formatDateTime,
@@ -10,10 +10,6 @@ import {
   sizeInputText,
   splitList,
 } from "../src/format";
-
-beforeAll(() => {
-  process.env.TZ = "UTC";
-});
 
 describe("formatBytes", () => {
   it("keeps bytes whole below 1 KiB", () => {
@@ -53,6 +49,7 @@ describe("percent", () => {
 });
 
 describe("times", () => {
+  // vite.config.ts runs the unit tests with TZ=UTC, so local time is UTC here.
   it("prints local date-time sortably", () => {
     expect(formatDateTime(Date.UTC(2026, 10, 5, 8, 3, 9))).toBe("2026-11-05 08:03:09");
   });

@@ -3,7 +3,6 @@
 // into refreshes; the tabs only fetch their own lists.
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { api, errorText, events, type ConnectionDetail, type Snapshot } from "../api";
-import { providerLabel } from "../format";
 import { changesActivity, changesLists, totalSpeed, transfersOf } from "../logic/filters";
 import { Activity } from "./Activity";
 import { ApprovalPanel } from "./ApprovalPanel";
@@ -164,8 +163,8 @@ export function MainWindow() {
             <header class="conn-header">
               <div>
                 <h2 class="conn-title">{status.name}</h2>
-                <p class="muted small">
-                  {providerLabel(status.provider)} · {status.remote}
+                <p class="muted small path">
+                  {status.local_root} ⇄ {status.remote}
                 </p>
               </div>
               <StatusText status={status} />

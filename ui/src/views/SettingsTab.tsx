@@ -63,7 +63,8 @@ export function SettingsTab(props: { detail: ConnectionDetail; onSaved: (d: Conn
   };
 
   return (
-    <form class="settings-tab" onSubmit={save}>
+    // Our own validation shows the reasons inline; the browser's bubbles would not.
+    <form class="settings-tab" noValidate onSubmit={save}>
       <SettingsForm
         values={values}
         errors={errors}

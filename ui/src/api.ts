@@ -1,7 +1,7 @@
 // The page's only door to the app: typed wrappers for every command and event of
 // docs/app-ipc.md. Nothing else may call invoke/listen, so the contract lives in one file.
-import { invoke } from "@tauri-apps/api/core";
-import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import { invoke as tauriInvoke, type InvokeArgs } from "@tauri-apps/api/core";
+import { listen as tauriListen, type EventCallback, type UnlistenFn } from "@tauri-apps/api/event";
 
 export type Direction = "upload" | "download";
 export type Mode = "two-way" | "upload-only" | "download-only";
@@ -195,6 +195,22 @@ export function errorText(e: unknown): string {
   } catch {
     return String(e);
   }
+}
+
+const NO_BACKEND = "CloudSync's engine is not reachable: this page only works inside the CloudSync app.";
+
+function hasBackend(): boolean {
+  return typeof window !== "undefined" && "__TAURI_INTERNALS__" in window;
+}
+
+// Opened outside the app (a plain browser on `npm run dev`), every call fails with one
+// readable sentence instead of a TypeError from deep inside @tauri-apps/api.
+function invoke<T>(cmd: string, args?: InvokeArgs): Promise<T> {
+  return hasBackend() ? tauriInvoke<T>(cmd, args) : Promise.reject(NO_BACKEND);
+}
+
+function listen<T>(event: string, cb: EventCallback<T>): Promise<UnlistenFn> {
+  return hasBackend() ? tauriListen<T>(event, cb) : Promise.resolve(() => {});
 }
 
 export const api = {

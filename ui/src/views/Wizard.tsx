@@ -293,7 +293,8 @@ export function Wizard() {
                 {finishError}
               </span>
             ) : (
-              blocked && step !== "provider" && <span class="muted">{blocked}</span>
+              // The local folder's reason is already shown next to the field.
+              blocked && step !== "provider" && blocked !== localError && <span class="muted">{blocked}</span>
             )}
           </p>
           <button type="button" data-testid="wizard-back" disabled={index === 0 || finishing} onClick={back}>

@@ -111,7 +111,6 @@ export function FoldersStep(props: {
             <button
               type="button"
               data-testid="use-remote-folder"
-              disabled={props.remoteFolder === b.path}
               onClick={() => props.onUseRemote(b.path)}
             >
               Use this folder

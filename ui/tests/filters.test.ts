@@ -1,3 +1,4 @@
+// Activity filtering, which engine events trigger which refetch, per-connection transfers.
 import { describe, expect, it } from "vitest";
 import type { ActivityRow, EngineEvent, Transfer } from "../src/api";
 import { changesActivity, changesLists, filterActivity, totalSpeed, transfersOf } from "../src/logic/filters";

@@ -1,3 +1,4 @@
+// format.ts: sizes, speeds and times as shown, sizes as typed (binary units like the CLI).
 import { describe, expect, it } from "vitest";
 import {
   formatBytes,

@@ -1,3 +1,4 @@
+// The Settings <-> form conversion shared by the wizard and the Settings tab.
 import { describe, expect, it } from "vitest";
 import type { Settings } from "../src/api";
 import { defaultSettings, describeSettings, settingsToValues, valuesToSettings } from "../src/logic/settingsForm";

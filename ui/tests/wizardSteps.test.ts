@@ -1,3 +1,4 @@
+// The wizard's "may go on" rules and the WizardForm it sends.
 import { describe, expect, it } from "vitest";
 import type { ProviderInfo } from "../src/api";
 import { defaultSettings } from "../src/logic/settingsForm";

@@ -4,6 +4,7 @@ import { providerLabel } from "../format";
 import { ErrorText, StateDot } from "./common";
 
 export function ConnectionList(props: {
+  statusLine: string | null;
   connections: ConnectionStatus[];
   selected: string | null;
   onSelect: (name: string) => void;
@@ -34,6 +35,11 @@ export function ConnectionList(props: {
         ))}
       </ul>
       <div class="sidebar-foot">
+        {props.statusLine && (
+          <p class="status-line muted small" data-testid="status-line" title={props.statusLine}>
+            {props.statusLine}
+          </p>
+        )}
         <button type="button" class="primary wide" data-testid="add-connection" onClick={props.onAdd}>
           + Add connection
         </button>

@@ -134,12 +134,28 @@ export function MainWindow() {
     api.openWizard().catch((e) => setAddError(errorText(e)));
   };
 
+  // The usual tablist keys: arrows move between tabs, Home/End jump to the ends.
+  const onTabKey = (e: KeyboardEvent) => {
+    const i = TABS.findIndex((t) => t.id === tab);
+    const to =
+      e.key === "ArrowRight" ? (i + 1) % TABS.length
+      : e.key === "ArrowLeft" ? (i + TABS.length - 1) % TABS.length
+      : e.key === "Home" ? 0
+      : e.key === "End" ? TABS.length - 1
+      : -1;
+    if (to < 0) return;
+    e.preventDefault();
+    setTab(TABS[to].id);
+    document.getElementById(`tab-${TABS[to].id}`)?.focus();
+  };
+
   const liveDetail = detail && status && detail.status.name === status.name ? detail : null;
   const myTransfers = status ? transfersOf(snap?.transfers ?? [], status.name) : [];
 
   return (
     <div class="main-window">
       <ConnectionList
+        statusLine={snap?.status_line ?? null}
         connections={connections}
         selected={selected}
         onSelect={select}
@@ -150,6 +166,7 @@ export function MainWindow() {
         <ErrorText error={loadError} testId="load-error" />
         {snap && connections.length === 0 && (
           <div class="empty-state" data-testid="empty-state">
+            <img class="empty-icon" src="/icon.svg" alt="" width="64" height="64" />
             <h2>No connections yet</h2>
             <p>
               A connection keeps one folder on this computer in sync with a folder in the cloud. Choose{" "}
@@ -177,7 +194,7 @@ export function MainWindow() {
                 onChanged={refreshAll}
               />
             )}
-            <div class="tabs" role="tablist">
+            <div class="tabs" role="tablist" aria-label="Connection" onKeyDown={onTabKey}>
               {TABS.map((t) => (
                 <button
                   key={t.id}
@@ -185,6 +202,7 @@ export function MainWindow() {
                   role="tab"
                   id={`tab-${t.id}`}
                   aria-selected={tab === t.id}
+                  tabIndex={tab === t.id ? 0 : -1}
                   aria-controls="tab-panel"
                   class={tab === t.id ? "tab active" : "tab"}
                   data-testid={`tab-${t.id}`}

@@ -235,6 +235,12 @@ describe("wizard", () => {
     await page.locator(tid("local-folder-error")).waitFor();
     await app!.shot("wizard-900x600-folders");
     await app!.close();
+    // A wizard window may well be smaller than the main one.
+    const small = await start(new FakeEngine({ empty: true }), { width: 720, height: 540 });
+    await small.page.click(tid("provider-webdav"));
+    await small.page.click(tid("wizard-next"));
+    await small.shot("wizard-720x540-signin");
+    await small.close();
     const dark = await start(new FakeEngine({ empty: true }), { dark: true });
     await dark.page.click(tid("provider-demo"));
     await dark.page.click(tid("wizard-next"));

@@ -120,7 +120,9 @@ export function Wizard() {
 
   // Check the local folder shortly after typing stops; the answer is kept with its path so
   // a late answer for an older path cannot enable Next.
+  // Re-checked on coming back to the step too: the folder may have filled up meanwhile.
   useEffect(() => {
+    if (step !== "folders") return;
     const path = localRoot.trim();
     if (!path) {
       setLocalCheck(null);
@@ -137,7 +139,7 @@ export function Wizard() {
       live = false;
       clearTimeout(t);
     };
-  }, [localRoot]);
+  }, [localRoot, step]);
 
   // List the remote folder being browsed while the Folders step is open.
   useEffect(() => {
@@ -237,6 +239,7 @@ export function Wizard() {
             fields={fields}
             onField={setField}
             onPick={(key) => pickInto((p) => setField(key, p))}
+            pickError={pickError}
             test={test}
             onTest={runTest}
             canTest={blockedReason("signin", state) === null}

@@ -14,6 +14,7 @@ export function SignInStep(props: {
   fields: Record<string, string>;
   onField: (key: string, value: string) => void;
   onPick: (key: string) => void;
+  pickError: string | null;
   test: TestState;
   onTest: () => void;
   canTest: boolean;
@@ -77,6 +78,11 @@ export function SignInStep(props: {
             )}
           </span>
           {f.hint && <span class="hint">{f.hint}</span>}
+          {f.folder && props.pickError && (
+            <span class="field-error" role="alert">
+              {props.pickError}
+            </span>
+          )}
         </label>
       ))}
       <div class="button-row">

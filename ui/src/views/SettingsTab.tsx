@@ -1,0 +1,101 @@
+// The Settings tab: the shared SettingsForm over one connection's saved settings.
+import { useEffect, useState } from "preact/hooks";
+import { api, errorText, type ConnectionDetail } from "../api";
+import {
+  settingsToValues,
+  valuesToSettings,
+  type SettingsErrors,
+  type SettingsValues,
+} from "../logic/settingsForm";
+import { SettingsForm } from "./SettingsForm";
+
+export function SettingsTab(props: { detail: ConnectionDetail; onSaved: (d: ConnectionDetail) => void }) {
+  const d = props.detail;
+  const [values, setValues] = useState<SettingsValues>(() => settingsToValues(d.settings, d.schedule_text));
+  const [dirty, setDirty] = useState(false);
+  const [errors, setErrors] = useState<SettingsErrors>({});
+  const [error, setError] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
+  const [saved, setSaved] = useState(false);
+
+  // Refill from the engine when another connection is shown, or when the saved settings
+  // change underneath while the user has not started editing.
+  const savedKey = JSON.stringify([d.status.name, d.settings, d.schedule_text]);
+  useEffect(() => {
+    if (!dirty) setValues(settingsToValues(d.settings, d.schedule_text));
+  }, [savedKey]);
+  useEffect(() => {
+    setDirty(false);
+    setErrors({});
+    setError(null);
+    setSaved(false);
+    setValues(settingsToValues(d.settings, d.schedule_text));
+  }, [d.status.name]);
+
+  const change = (v: SettingsValues) => {
+    setValues(v);
+    setDirty(true);
+    setSaved(false);
+  };
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    const r = valuesToSettings(values, d.settings);
+    if (!r.ok) {
+      setErrors(r.errors);
+      setError("Some options need fixing (marked above).");
+      return;
+    }
+    setErrors({});
+    setError(null);
+    setSaving(true);
+    try {
+      const fresh = await api.saveSettings(d.status.name, r.settings, r.scheduleText);
+      setDirty(false);
+      setSaved(true);
+      setValues(settingsToValues(fresh.settings, fresh.schedule_text));
+      props.onSaved(fresh);
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  return (
+    // Our own validation shows the reasons inline; the browser's bubbles would not.
+    <form class="settings-tab" noValidate onSubmit={save}>
+      <SettingsForm
+        values={values}
+        errors={errors}
+        onChange={change}
+        remoteFolders={null}
+        remoteFoldersNote="No remote folders are skipped. Add one below to leave it out of the sync."
+        disabled={saving}
+      />
+      <div class="button-row sticky-foot">
+        <button type="submit" class="primary" data-testid="settings-save" disabled={saving}>
+          {saving ? "Saving…" : "Save"}
+        </button>
+        <button
+          type="button"
+          disabled={!dirty || saving}
+          onClick={() => {
+            setValues(settingsToValues(d.settings, d.schedule_text));
+            setDirty(false);
+            setErrors({});
+            setError(null);
+          }}
+        >
+          Revert
+        </button>
+        {saved && !dirty && <span class="ok-text" data-testid="settings-saved">Saved.</span>}
+        {error && (
+          <p class="error" role="alert" data-testid="settings-error">
+            {error}
+          </p>
+        )}
+      </div>
+    </form>
+  );
+}

@@ -10,11 +10,12 @@ source scripts/ensure-deps.sh
 
 (cd ui && npm run --silent build)
 cargo build --release --locked -p cloudsync-cli -p cloudsync-app
-bin="$PWD/target/release/cloudsync"
+target="${CARGO_TARGET_DIR:-$PWD/target}"
+bin="$target/release/cloudsync"
 
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   echo "Starting CloudSync (tray app). Its data: ${CLOUDSYNC_HOME:-the XDG data dir}"
-  exec "$PWD/target/release/cloudsync-app"
+  exec "$target/release/cloudsync-app"
 fi
 
 echo "No display found: running the headless daemon instead of the tray app."

@@ -10,9 +10,10 @@
 # UPDATE_SCREENSHOTS=1 also copies them to docs/screenshots.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-app="$PWD/target/debug/cloudsync-app"
-cli="$PWD/target/debug/cloudsync"
-shots="$PWD/target/app-test/shots"
+target="${CARGO_TARGET_DIR:-$PWD/target}"
+app="$target/debug/cloudsync-app"
+cli="$target/debug/cloudsync"
+shots="$target/app-test/shots"
 work="$(mktemp -d /tmp/cloudsync-app-test.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$shots"

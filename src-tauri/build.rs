@@ -22,6 +22,8 @@ const COMMANDS: &[&str] = &[
     "pick_folder",
     "check_local_folder",
     "providers",
+    "sign_in",
+    "cancel_sign_in",
     "test_connection",
     "remote_folders",
     "add_connection",

@@ -18,7 +18,8 @@ use tauri_plugin_dialog::DialogExt;
 use crate::error::AppError;
 use crate::live::{ConnectionView, Snapshot};
 use crate::shell::Shell;
-use crate::wizard::{self, FolderCheck, ProviderInfo, Tested, WizardForm};
+use crate::signin::SignInDone;
+use crate::wizard::{self, FolderCheck, ProviderInfo, Sources, Tested, WizardForm};
 
 type Shared<'a> = State<'a, Arc<Shell>>;
 
@@ -279,15 +280,37 @@ pub fn check_local_folder(path: String) -> FolderCheck {
 
 /// The providers the wizard offers.
 #[tauri::command]
-pub fn providers() -> Vec<ProviderInfo> {
-    wizard::providers()
+pub fn providers(shell: Shared<'_>) -> Vec<ProviderInfo> {
+    wizard::providers(shell.link.dir().root())
 }
 
-/// Signs in or opens the remote, and names the account.
+/// Signs in to Dropbox, Google Drive or Baidu (browser or device code); the wizard passes
+/// the answer's session as `fields.session`.
+#[tauri::command]
+pub async fn sign_in(
+    app: AppHandle,
+    shell: Shared<'_>,
+    provider: String,
+) -> Result<SignInDone, AppError> {
+    crate::signin::run(app, &shell.sign_ins, shell.link.dir().root(), &provider).await
+}
+
+/// Stops a sign-in that waits for the browser.
+#[tauri::command]
+pub fn cancel_sign_in(shell: Shared<'_>) {
+    shell.sign_ins.cancel();
+}
+
+/// Opens the remote and names the account.
 #[tauri::command]
 pub async fn test_connection(shell: Shared<'_>, form: WizardForm) -> Result<Tested, AppError> {
     let demo = demo_for(&shell, &form).await?;
-    wizard::test(&form, demo.as_deref()).await
+    let signed = shell.sign_ins.get(form.field_value("session"));
+    let src = Sources {
+        demo: demo.as_deref(),
+        signed_in: signed.as_ref(),
+    };
+    wizard::test(&form, &src).await
 }
 
 /// The remote's folders directly inside `path`.
@@ -298,7 +321,12 @@ pub async fn remote_folders(
     path: String,
 ) -> Result<Vec<String>, AppError> {
     let demo = demo_for(&shell, &form).await?;
-    wizard::remote_folders(&form, &path, demo.as_deref()).await
+    let signed = shell.sign_ins.get(form.field_value("session"));
+    let src = Sources {
+        demo: demo.as_deref(),
+        signed_in: signed.as_ref(),
+    };
+    wizard::remote_folders(&form, &path, &src).await
 }
 
 /// Adds the connection the wizard describes.
@@ -313,7 +341,16 @@ pub async fn add_connection(
         return Err(AppError::Invalid(reason));
     }
     let settings = wizard::settings_of(&form)?;
-    let prepared = wizard::prepare(&form, &form.remote_folder, demo.as_deref())?;
+    let session = form.field_value("session").to_string();
+    let signed = shell.sign_ins.get(&session);
+    let prepared = wizard::prepare(
+        &form,
+        &form.remote_folder,
+        &Sources {
+            demo: demo.as_deref(),
+            signed_in: signed.as_ref(),
+        },
+    )?;
     drop(demo);
     let field = prepared.target.secret_field;
     let mut add = prepared.target.into_add(
@@ -336,6 +373,7 @@ pub async fn add_connection(
     let added: Result<Connection, AppError> = shell.link.call_as(Request::Add(add)).await;
     match added {
         Ok(conn) => {
+            shell.sign_ins.forget(&session);
             shell.changed();
             let statuses = shell.link.call_as(Request::Status).await?;
             crate::connections::views(statuses, &[conn])

@@ -16,6 +16,7 @@ mod link;
 mod live;
 mod notifications;
 mod shell;
+mod signin;
 mod tray;
 mod tray_menu;
 mod wizard;
@@ -138,6 +139,8 @@ fn main() -> ExitCode {
             commands::pick_folder,
             commands::check_local_folder,
             commands::providers,
+            commands::sign_in,
+            commands::cancel_sign_in,
             commands::test_connection,
             commands::remote_folders,
             commands::add_connection,

@@ -18,6 +18,7 @@ use crate::demo::{self, DemoCloud};
 use crate::error::AppError;
 use crate::link::EngineLink;
 use crate::live::{ConnectionView, LiveModel, RecentFile, Snapshot};
+use crate::signin::SignIns;
 
 /// Everything the app runs.
 pub struct Shell {
@@ -26,6 +27,8 @@ pub struct Shell {
     model: Mutex<LiveModel>,
     /// The Demo cloud, once started.
     pub demo: tokio::sync::Mutex<Option<DemoCloud>>,
+    /// Sign-ins from the wizard, until their connection is added.
+    pub sign_ins: SignIns,
     dirty: Notify,
     refresh: Notify,
     shutdown: tokio::sync::watch::Sender<bool>,
@@ -39,6 +42,7 @@ impl Shell {
             link: EngineLink::new(dir),
             model: Mutex::new(LiveModel::default()),
             demo: tokio::sync::Mutex::new(None),
+            sign_ins: SignIns::default(),
             dirty: Notify::new(),
             refresh: Notify::new(),
             shutdown,

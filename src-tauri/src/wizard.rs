@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::demo::DemoCloud;
 use crate::error::AppError;
+use crate::signin::SignedIn;
+use cloudsync_providers::setup::cloud::Cloud;
 
 /// A provider as the wizard's first step shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -31,64 +33,44 @@ pub struct ProviderInfo {
     pub why_unavailable: Option<String>,
 }
 
-/// Every provider, in the order the wizard shows them.
-pub fn providers() -> Vec<ProviderInfo> {
-    let later = |cli: &str| {
-        Some(format!(
-            "Signing in from the app is not built yet; add it with `cloudsync connection add {cli}` and it appears here."
-        ))
+/// Every provider, in the order the wizard shows them; an OAuth provider is available
+/// once its app key is configured (see the README), else it says how to configure one.
+pub fn providers(config_dir: &Path) -> Vec<ProviderInfo> {
+    let cloud = |cloud: Cloud, label: &'static str, sign_in: &'static str| {
+        let keys = crate::signin::keys_for(cloud, config_dir);
+        ProviderInfo {
+            id: cloud.id(),
+            label,
+            sign_in,
+            available: keys.is_ok(),
+            why_unavailable: keys.err().map(|e| e.to_string()),
+        }
+    };
+    let ready = |id, label, sign_in| ProviderInfo {
+        id,
+        label,
+        sign_in,
+        available: true,
+        why_unavailable: None,
     };
     vec![
-        ProviderInfo {
-            id: "demo",
-            label: "Demo cloud",
-            sign_in: "none",
-            available: true,
-            why_unavailable: None,
-        },
-        ProviderInfo {
-            id: "dropbox",
-            label: "Dropbox",
-            sign_in: "browser",
-            available: false,
-            why_unavailable: later("dropbox"),
-        },
-        ProviderInfo {
-            id: "gdrive",
-            label: "Google Drive",
-            sign_in: "browser",
-            available: false,
-            why_unavailable: later("gdrive"),
-        },
-        ProviderInfo {
-            id: "baidu",
-            label: "Baidu Netdisk",
-            sign_in: "device",
-            available: false,
-            why_unavailable: later("baidu"),
-        },
-        ProviderInfo {
-            id: "webdav",
-            label: "WebDAV",
-            sign_in: "form",
-            available: true,
-            why_unavailable: None,
-        },
-        ProviderInfo {
-            id: "s3",
-            label: "S3-compatible storage",
-            sign_in: "form",
-            available: true,
-            why_unavailable: None,
-        },
-        ProviderInfo {
-            id: "local",
-            label: "Local or network folder",
-            sign_in: "form",
-            available: true,
-            why_unavailable: None,
-        },
+        ready("demo", "Demo cloud", "none"),
+        cloud(Cloud::Dropbox, "Dropbox", "browser"),
+        cloud(Cloud::Gdrive, "Google Drive", "browser"),
+        cloud(Cloud::Baidu, "Baidu Netdisk", "device"),
+        ready("webdav", "WebDAV", "form"),
+        ready("s3", "S3-compatible storage", "form"),
+        ready("local", "Local or network folder", "form"),
     ]
+}
+
+/// Where the wizard's providers get what they need beyond the form.
+#[derive(Default, Clone, Copy)]
+pub struct Sources<'a> {
+    /// The running Demo cloud (the demo provider).
+    pub demo: Option<&'a DemoCloud>,
+    /// The finished sign-in named by the form's `session` field (OAuth providers).
+    pub signed_in: Option<&'a SignedIn>,
 }
 
 /// The wizard's form (docs/app-ipc.md `WizardForm`).
@@ -117,6 +99,11 @@ pub struct WizardForm {
 }
 
 impl WizardForm {
+    /// A provider field, trimmed ("" when absent).
+    pub fn field_value(&self, key: &str) -> &str {
+        self.field(key)
+    }
+
     fn field(&self, key: &str) -> &str {
         self.fields.get(key).map(|s| s.trim()).unwrap_or("")
     }
@@ -186,13 +173,14 @@ fn join_remote(base: &str, sub: &str) -> String {
 pub fn prepare(
     form: &WizardForm,
     remote_folder: &str,
-    demo: Option<&DemoCloud>,
+    src: &Sources<'_>,
 ) -> Result<Prepared, AppError> {
     let invalid = |e: setup::SetupError| AppError::Invalid(e.to_string());
     match form.provider.as_str() {
         "demo" => {
-            let demo =
-                demo.ok_or_else(|| AppError::Engine("the Demo cloud is not running".into()))?;
+            let demo = src
+                .demo
+                .ok_or_else(|| AppError::Engine("the Demo cloud is not running".into()))?;
             let mut config = demo.connection_config();
             let root = if remote_folder.trim_matches('/').is_empty() {
                 "/CloudSync".to_string()
@@ -251,11 +239,38 @@ pub fn prepare(
                 secret: Some(form.required("secret_key", "the secret key")?.to_string()),
             })
         }
-        other => match providers().into_iter().find(|p| p.id == other) {
-            Some(p) => Err(AppError::Invalid(p.why_unavailable.unwrap_or_default())),
+        other => match Cloud::from_id(other) {
+            Some(cloud) => {
+                let signed = src
+                    .signed_in
+                    .filter(|s| s.cloud == cloud)
+                    .ok_or_else(|| AppError::Invalid(format!("sign in to {other} first")))?;
+                let root = cloud_root(cloud, remote_folder);
+                Ok(Prepared {
+                    target: setup::cloud::target(
+                        cloud,
+                        signed.config(root.as_deref()),
+                        &signed.account,
+                    ),
+                    secret: Some(signed.tokens.to_secret()),
+                })
+            }
             None => Err(AppError::Invalid(format!("unknown provider {other:?}"))),
         },
     }
+}
+
+/// The stored root for a remote folder chosen by browsing from the top (`""`: the
+/// provider's default, `None` in the config).
+fn cloud_root(cloud: Cloud, remote_folder: &str) -> Option<String> {
+    let folder = remote_folder.trim_matches('/');
+    if folder.is_empty() {
+        return None;
+    }
+    Some(match cloud {
+        Cloud::Dropbox => format!("/{folder}"),
+        Cloud::Gdrive | Cloud::Baidu => folder.to_string(),
+    })
 }
 
 /// The settings the form asks for, its schedule text parsed.
@@ -294,8 +309,8 @@ pub struct Tested {
 ///
 /// # Errors
 /// The remote's own reason (wrong password, missing bucket, unreachable server).
-pub async fn test(form: &WizardForm, demo: Option<&DemoCloud>) -> Result<Tested, AppError> {
-    let p = prepare(form, "", demo)?;
+pub async fn test(form: &WizardForm, src: &Sources<'_>) -> Result<Tested, AppError> {
+    let p = prepare(form, "", src)?;
     let remote = cloudsync_providers::Factory.open(
         p.target.provider,
         &p.target.probe_config(p.secret.as_deref()),
@@ -329,7 +344,7 @@ pub async fn test(form: &WizardForm, demo: Option<&DemoCloud>) -> Result<Tested,
 pub async fn remote_folders(
     form: &WizardForm,
     path: &str,
-    demo: Option<&DemoCloud>,
+    src: &Sources<'_>,
 ) -> Result<Vec<String>, AppError> {
     let path = path.trim_matches('/');
     let mut names = if form.provider == "local" {
@@ -338,19 +353,35 @@ pub async fn remote_folders(
             path,
         )))?
     } else {
-        let p = if form.provider == "demo" {
-            let mut p = prepare(form, "", demo)?;
-            if let Some(map) = p.target.config.as_object_mut() {
-                map.insert("root".into(), serde_json::Value::String("/".into()));
+        let (provider, config) = match Cloud::from_id(&form.provider) {
+            // Browsing starts at the top of the account (Dropbox: all of it; Drive: My
+            // Drive; Baidu: the app folder), not at the default folder.
+            Some(cloud) => {
+                let signed = src
+                    .signed_in
+                    .filter(|s| s.cloud == cloud)
+                    .ok_or_else(|| AppError::Invalid(format!("sign in to {} first", cloud.id())))?;
+                let top = if cloud == Cloud::Dropbox {
+                    Some("/")
+                } else {
+                    None
+                };
+                (cloud.id(), signed.probe_config(top))
             }
-            p
-        } else {
-            prepare(form, "", demo)?
+            None => {
+                let mut p = prepare(form, "", src)?;
+                if form.provider == "demo" {
+                    if let Some(map) = p.target.config.as_object_mut() {
+                        map.insert("root".into(), serde_json::Value::String("/".into()));
+                    }
+                }
+                (
+                    p.target.provider,
+                    p.target.probe_config(p.secret.as_deref()),
+                )
+            }
         };
-        let remote = cloudsync_providers::Factory.open(
-            p.target.provider,
-            &p.target.probe_config(p.secret.as_deref()),
-        )?;
+        let remote = cloudsync_providers::Factory.open(provider, &config)?;
         let listing = remote.list(&Default::default()).await?;
         listing
             .nodes
@@ -418,7 +449,12 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir(tmp.path().join("Music")).expect("mkdir");
         let base = tmp.path().display().to_string();
-        let p = prepare(&form("local", &[("path", &base)]), "Music", None).expect("local");
+        let p = prepare(
+            &form("local", &[("path", &base)]),
+            "Music",
+            &Sources::default(),
+        )
+        .expect("local");
         assert_eq!(p.target.provider, "local");
         assert!(p.target.config["path"]
             .as_str()
@@ -435,7 +471,7 @@ mod tests {
                 ],
             ),
             "Sync",
-            None,
+            &Sources::default(),
         )
         .expect("webdav");
         assert_eq!(p.target.config["url"], "http://127.0.0.1:1/dav/Sync");
@@ -453,24 +489,54 @@ mod tests {
                 ],
             ),
             "q",
-            None,
+            &Sources::default(),
         )
         .expect("s3");
         assert_eq!(p.target.config["prefix"], "p/q");
         assert_eq!(p.target.config["region"], "us-east-1");
 
-        let e = prepare(&form("s3", &[("endpoint", "http://h")]), "", None)
-            .err()
-            .expect("missing bucket");
+        let e = prepare(
+            &form("s3", &[("endpoint", "http://h")]),
+            "",
+            &Sources::default(),
+        )
+        .err()
+        .expect("missing bucket");
         assert_eq!(e.to_string(), "the bucket is required");
-        let e = prepare(&form("dropbox", &[]), "", None)
+        let e = prepare(&form("dropbox", &[]), "", &Sources::default())
             .err()
-            .expect("not in the app yet");
-        assert!(
-            e.to_string().contains("cloudsync connection add dropbox"),
-            "{e}"
-        );
-        assert!(prepare(&form("ftp", &[]), "", None).is_err());
+            .expect("no sign-in yet");
+        assert_eq!(e.to_string(), "sign in to dropbox first");
+        assert!(prepare(&form("ftp", &[]), "", &Sources::default()).is_err());
+    }
+
+    #[test]
+    fn a_signed_in_cloud_becomes_a_target_holding_its_tokens() {
+        let signed = SignedIn {
+            cloud: Cloud::Dropbox,
+            keys: cloudsync_providers::setup::cloud::AppKeys {
+                key: "k".into(),
+                secret: None,
+                name: None,
+                api_base: Some("http://127.0.0.1:9".into()),
+            },
+            tokens: cloudsync_providers::oauth::stored::StoredTokens::parse("tok"),
+            account: "dbid:1".into(),
+        };
+        let src = Sources {
+            demo: None,
+            signed_in: Some(&signed),
+        };
+        let p = prepare(&form("dropbox", &[("session", "s")]), "Work/Docs", &src).expect("target");
+        assert_eq!(p.target.credential, "dropbox:dbid:1");
+        assert_eq!(p.target.config["root"], "/Work/Docs");
+        assert_eq!(p.target.config["api_base"], "http://127.0.0.1:9");
+        assert_eq!(p.target.secret_field, Some("token_secret"));
+        assert!(p.secret.as_deref().unwrap_or("").contains("tok"));
+        let default = prepare(&form("dropbox", &[]), "", &src).expect("default root");
+        assert!(default.target.config.get("root").is_none());
+        // A sign-in to another provider does not count.
+        assert!(prepare(&form("gdrive", &[]), "", &src).is_err());
     }
 
     #[test]
@@ -491,7 +557,9 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("rt");
-        let names = rt.block_on(remote_folders(&f, "", None)).expect("list");
+        let names = rt
+            .block_on(remote_folders(&f, "", &Sources::default()))
+            .expect("list");
         assert_eq!(names, vec!["A", "b"]);
     }
 }

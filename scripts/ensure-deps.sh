@@ -10,11 +10,12 @@ need_pkgs=()
 # The desktop app (Tauri 2 on WebKitGTK): its libraries; Xvfb, xauth and dbus-x11 to run
 # it headless; webkit2gtk-driver (WebKitWebDriver) for its end-to-end tests; imagemagick
 # for screenshots; python3-gi for the tray test's D-Bus stand-in; chromium for the UI
-# tests with the IPC mocked.
+# tests with the IPC mocked; trayer (a small XEmbed tray) and xdotool to open the real tray
+# menu for its screenshot.
 for pkg in build-essential pkg-config curl file ca-certificates rclone dbus-daemon \
   gnome-keyring libsecret-tools libwebkit2gtk-4.1-dev libgtk-3-dev libxdo-dev libssl-dev \
   libayatana-appindicator3-dev librsvg2-dev xvfb xauth dbus-x11 at-spi2-core imagemagick \
-  webkit2gtk-driver python3-gi chromium; do
+  webkit2gtk-driver python3-gi chromium trayer xdotool; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
     need_pkgs+=("$pkg")
   fi

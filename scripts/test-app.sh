@@ -5,7 +5,8 @@
 #   wizard makes a Demo-cloud connection, files arrive, pause/resume, a conflict is
 #   resolved, unlink keeps the files; a non-empty folder is refused);
 # - tests/app/tray.py: the tray menu read and clicked over D-Bus (StatusNotifierItem +
-#   dbusmenu).
+#   dbusmenu);
+# - the tray menu drawn by a small panel (trayer) and opened with a click, for its picture.
 # Expects the app and CLI built (target/debug). Screenshots go to target/app-test/shots;
 # UPDATE_SCREENSHOTS=1 also copies them to docs/screenshots.
 set -euo pipefail
@@ -27,6 +28,8 @@ run_in_session() {
 
 echo "-- tray over D-Bus"
 run_in_session 180 tray 2> >(grep -v -e 'Failed to set fd limit' -e 'org.a11y' -e 'SpiRegistry' -e 'Activating service' -e 'Successfully activated' >&2)
+echo "-- the tray menu as a panel draws it (screenshot)"
+run_in_session 120 tray-picture 2> >(grep -v -e 'Failed to set fd limit' -e 'org.a11y' -e 'SpiRegistry' -e 'Activating service' -e 'Successfully activated' >&2)
 echo "-- the app end to end through WebDriver"
 run_in_session 420 e2e 2> >(grep -v -e 'Failed to set fd limit' -e 'org.a11y' -e 'SpiRegistry' -e 'Activating service' -e 'Successfully activated' >&2)
 

@@ -27,6 +27,8 @@ const COMMANDS: &[&str] = &[
     "test_connection",
     "remote_folders",
     "add_connection",
+    "autostart",
+    "set_autostart",
 ];
 
 fn main() {

@@ -272,6 +272,19 @@ pub async fn pick_folder(app: AppHandle) -> Result<Option<String>, AppError> {
     Ok(picked.map(|p| p.display().to_string()))
 }
 
+/// Whether CloudSync starts at login.
+#[tauri::command]
+pub fn autostart() -> Result<bool, AppError> {
+    crate::autostart::enabled()
+}
+
+/// Turns starting at login on or off.
+#[tauri::command]
+pub fn set_autostart(shell: Shared<'_>, enabled: bool) -> Result<bool, AppError> {
+    crate::autostart::set(enabled, shell.link.dir().root())?;
+    crate::autostart::enabled()
+}
+
 /// Whether a folder can become the new sync folder, and why not.
 #[tauri::command]
 pub fn check_local_folder(path: String) -> FolderCheck {

@@ -8,6 +8,7 @@
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod autostart;
 mod commands;
 mod connections;
 mod demo;
@@ -144,6 +145,8 @@ fn main() -> ExitCode {
             commands::test_connection,
             commands::remote_folders,
             commands::add_connection,
+            commands::autostart,
+            commands::set_autostart,
         ])
         .build(tauri::generate_context!());
     let app = match app {

@@ -27,6 +27,7 @@ const COMMANDS: &[&str] = &[
     "test_connection",
     "remote_folders",
     "add_connection",
+    "connection_remote_folders",
     "autostart",
     "set_autostart",
 ];

@@ -342,6 +342,18 @@ pub async fn remote_folders(
     wizard::remote_folders(&form, &path, &src).await
 }
 
+/// The folders directly inside `path` (relative to the connection's remote root) of an
+/// existing connection's remote, for choosing remote folders to leave out.
+#[tauri::command]
+pub async fn connection_remote_folders(
+    shell: Shared<'_>,
+    name: String,
+    path: String,
+) -> Result<Vec<String>, AppError> {
+    let conn: Connection = shell.link.call_as(Request::Get { name }).await?;
+    wizard::folders_in(&conn.provider, &conn.remote, &path).await
+}
+
 /// Adds the connection the wizard describes.
 #[tauri::command]
 pub async fn add_connection(

@@ -145,6 +145,7 @@ fn main() -> ExitCode {
             commands::test_connection,
             commands::remote_folders,
             commands::add_connection,
+            commands::connection_remote_folders,
             commands::autostart,
             commands::set_autostart,
         ])

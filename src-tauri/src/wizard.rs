@@ -381,20 +381,36 @@ pub async fn remote_folders(
                 )
             }
         };
-        let remote = cloudsync_providers::Factory.open(provider, &config)?;
-        let listing = remote.list(&Default::default()).await?;
-        listing
-            .nodes
-            .iter()
-            .filter(|n| n.kind == Kind::Dir)
-            .filter_map(|n| {
-                let full = n.path.as_str();
-                let (parent, name) = full.rsplit_once('/').unwrap_or(("", full));
-                (parent.eq_ignore_ascii_case(path)).then(|| name.to_string())
-            })
-            .collect()
+        folders_in(provider, &config, path).await?
     };
     names.retain(|n| !n.starts_with(".cloudsync"));
+    names.sort_by_key(|n| n.to_lowercase());
+    Ok(names)
+}
+
+/// The folders directly inside `path` of the remote `provider` opens with `config`.
+///
+/// # Errors
+/// The remote's reason.
+pub async fn folders_in(
+    provider: &str,
+    config: &serde_json::Value,
+    path: &str,
+) -> Result<Vec<String>, AppError> {
+    let path = path.trim_matches('/');
+    let remote = cloudsync_providers::Factory.open(provider, config)?;
+    let listing = remote.list(&Default::default()).await?;
+    let mut names: Vec<String> = listing
+        .nodes
+        .iter()
+        .filter(|n| n.kind == Kind::Dir)
+        .filter_map(|n| {
+            let full = n.path.as_str();
+            let (parent, name) = full.rsplit_once('/').unwrap_or(("", full));
+            (parent.eq_ignore_ascii_case(path)).then(|| name.to_string())
+        })
+        .filter(|n| !n.starts_with(".cloudsync"))
+        .collect();
     names.sort_by_key(|n| n.to_lowercase());
     Ok(names)
 }

@@ -98,6 +98,15 @@ def switch_to_new_window(s, known):
     return handle
 
 
+def finish_wizard(s, main_window):
+    """Finish on the summary, wait for Done, close the wizard, back to the main window."""
+    s.click_id("wizard-finish")
+    s.find("wizard-done", timeout=30)
+    s.click_id("wizard-close")
+    wait_for(lambda: len(s.handles()) == 1, 10, "the wizard to close")
+    s.switch(main_window)
+
+
 def run(s):
     main_window = s.handles()[0]
     s.find("empty-state")
@@ -136,11 +145,7 @@ def run(s):
     summary = s.text(s.find("summary"))
     assert "Demo" in summary and SYNC in summary, summary
     s.screenshot(os.path.join(SHOTS, "wizard-summary.png"))
-    s.click_id("wizard-finish")
-    s.find("wizard-done", timeout=30)
-    s.click_id("wizard-close")
-    wait_for(lambda: len(s.handles()) == 1, 10, "the wizard to close")
-    s.switch(main_window)
+    finish_wizard(s, main_window)
 
     step("files arrive in the folder and in Activity")
     s.click_id("conn-item-Demo")
@@ -243,11 +248,7 @@ def google_drive(s, main_window):
     s.click_id("wizard-next")
     s.click_id("wizard-next")
     s.find("summary")
-    s.click_id("wizard-finish")
-    s.find("wizard-done", timeout=30)
-    s.click_id("wizard-close")
-    wait_for(lambda: len(s.handles()) == 1, 10, "the wizard to close")
-    s.switch(main_window)
+    finish_wizard(s, main_window)
 
     step("Google Drive: a local file is uploaded")
     with open(os.path.join(folder, "to-drive.txt"), "w") as f:

@@ -20,7 +20,7 @@ case "$mode" in
     native=$(free_port)
     tauri-driver --port "$port" --native-port "$native" >"$work/tauri-driver.log" 2>&1 &
     driver=$!
-    trap 'kill $driver $emu_pid 2>/dev/null || true; pkill -f "$app" 2>/dev/null || true' EXIT
+    trap 'kill $driver $emu_pid 2>/dev/null || true; pkill -f "^$app( |$)" 2>/dev/null || true' EXIT
     WEBDRIVER_URL="http://127.0.0.1:$port" python3 "$here/e2e.py" "$app" "$work/e2e" "$shots"
     ;;
   tray)

@@ -38,7 +38,7 @@ fn quote(arg: &str) -> String {
 /// The entry's text for starting `exe` on `config_dir`.
 pub fn entry_text(exe: &Path, config_dir: &Path) -> String {
     format!(
-        "[Desktop Entry]\nType=Application\nName=CloudSync\nComment=Keeps your folders in sync with cloud storage\nExec={} --minimized --config-dir {}\nIcon=cloudsync\nTerminal=false\nX-GNOME-Autostart-enabled=true\n",
+        "[Desktop Entry]\nType=Application\nName=CloudSync\nComment=Keeps your folders in sync with cloud storage\nExec={} --minimized --config-dir {}\nIcon=cloudsync-app\nTerminal=false\nX-GNOME-Autostart-enabled=true\n",
         quote(&exe.display().to_string()),
         quote(&config_dir.display().to_string()),
     )

@@ -112,8 +112,8 @@ function OutsideSignIn(props: { provider: ProviderInfo; state: SignInState; onSt
     <div class="outside-signin">
       <p class="lead-text">
         {device
-          ? `${p.label} signs in with a device code: CloudSync shows a short code and a web address; open it on any device, sign in there and type the code.`
-          : `${p.label} signs in in your web browser: CloudSync opens the ${p.label} sign-in page, you allow access there and come back here.`}{" "}
+          ? `You sign in to ${p.label} with a device code: CloudSync shows a short code and a web address; open it on any device, sign in there and type the code.`
+          : `You sign in to ${p.label} in your web browser: CloudSync opens the ${p.label} sign-in page, you allow access there and come back here.`}{" "}
         CloudSync never sees your password.
       </p>
       {st.kind === "waiting" ? (

@@ -165,6 +165,25 @@ export interface FolderCheck {
   reason: string | null;
 }
 
+export interface SignInResult {
+  /** Opaque handle to the tokens the app holds; goes back as WizardForm.fields.session. */
+  session: string;
+  account: string;
+}
+
+export interface DeviceCode {
+  user_code: string;
+  verification_url: string;
+  /** Seconds the code stays valid. */
+  expires_in: number;
+}
+
+export interface SignInProgress {
+  provider: ProviderId;
+  url: string | null;
+  device: DeviceCode | null;
+}
+
 export interface TestResult {
   account: string;
   remote: string;
@@ -236,6 +255,8 @@ export const api = {
   pickFolder: () => invoke<string | null>("pick_folder"),
   checkLocalFolder: (path: string) => invoke<FolderCheck>("check_local_folder", { path }),
   providers: () => invoke<ProviderInfo[]>("providers"),
+  signIn: (provider: ProviderId) => invoke<SignInResult>("sign_in", { provider }),
+  cancelSignIn: () => invoke<null>("cancel_sign_in"),
   testConnection: (form: WizardForm) => invoke<TestResult>("test_connection", { form }),
   remoteFolders: (form: WizardForm, path: string) => invoke<string[]>("remote_folders", { form, path }),
   addConnection: (form: WizardForm) => invoke<ConnectionStatus>("add_connection", { form }),
@@ -248,4 +269,6 @@ export const events = {
     listen<EngineEvent>("engine-event", (e) => cb(e.payload)),
   connectionsChanged: (cb: () => void): Promise<UnlistenFn> =>
     listen<null>("connections-changed", () => cb()),
+  signInProgress: (cb: (p: SignInProgress) => void): Promise<UnlistenFn> =>
+    listen<SignInProgress>("sign-in-progress", (e) => cb(e.payload)),
 };

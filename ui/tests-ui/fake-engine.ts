@@ -94,6 +94,24 @@ export class FakeEngine {
     Documents: ["Work"],
   };
   pickResult: string | null = "/home/me/Picked";
+  /** The sign_in under way: it answers when the test calls finishSignIn / failSignIn. */
+  private pendingSignIn: { resolve: (v: unknown) => void; reject: (e: string) => void } | null = null;
+
+  get signInWaiting(): boolean {
+    return this.pendingSignIn !== null;
+  }
+
+  finishSignIn(result: { session: string; account: string }) {
+    if (!this.pendingSignIn) throw new Error("no sign_in waiting");
+    this.pendingSignIn.resolve(result);
+    this.pendingSignIn = null;
+  }
+
+  failSignIn(reason: string) {
+    if (!this.pendingSignIn) throw new Error("no sign_in waiting");
+    this.pendingSignIn.reject(reason);
+    this.pendingSignIn = null;
+  }
 
   constructor(opts: { empty?: boolean } = {}) {
     this.connections = opts.empty
@@ -190,7 +208,7 @@ export class FakeEngine {
   }
 
   /** The IPC entry point; a thrown string is the command's rejection. */
-  handle(cmd: string, args: Record<string, unknown>): unknown {
+  handle(cmd: string, args: Record<string, unknown>): unknown | Promise<unknown> {
     this.calls.push({ cmd, args: structuredClone(args) });
     if (cmd in this.failNext) {
       const why = this.failNext[cmd];
@@ -268,6 +286,14 @@ export class FakeEngine {
       }
       case "providers":
         return PROVIDERS;
+      case "sign_in": {
+        if (this.pendingSignIn) throw "a sign-in is already in progress";
+        return new Promise((resolve, reject) => (this.pendingSignIn = { resolve, reject }));
+      }
+      case "cancel_sign_in":
+        this.pendingSignIn?.reject("sign-in cancelled");
+        this.pendingSignIn = null;
+        return null;
       case "test_connection": {
         const form = args.form as WizardForm;
         if (form.fields.password === "wrong") throw "the server refused the user name or password (401)";

@@ -111,9 +111,10 @@ export async function openApp(
   page.on("console", (m) => {
     if (m.type() === "error" || /Content Security Policy/i.test(m.text())) problems.push(`console: ${m.text()}`);
   });
-  await page.exposeFunction("__fakeInvoke", (cmd: string, args: Record<string, unknown>) => {
+  // Async: a long-running command (sign_in) answers when the test lets it.
+  await page.exposeFunction("__fakeInvoke", async (cmd: string, args: Record<string, unknown>) => {
     try {
-      const ok = engine.handle(cmd, args);
+      const ok = await engine.handle(cmd, args);
       return { ok: ok === undefined ? null : ok };
     } catch (err) {
       return { err: typeof err === "string" ? err : String(err) };

@@ -149,6 +149,61 @@ describe("main window", () => {
     await expect.poll(() => page.locator(".conn-title").innerText()).toBe("Work");
   });
 
+  it("the unlink dialog survives live refreshes (snapshot / connections-changed every second)", async () => {
+    const { page, engine } = await start();
+    await page.locator(tid("conn-item-Demo")).waitFor();
+    await page.click(tid("unlink-button"));
+    const dialog = page.locator('[role="dialog"]');
+    await dialog.waitFor();
+    for (let i = 0; i < 4; i++) {
+      // What a syncing engine pushes: new counts, a new state, then a list change.
+      engine.connections[0].synced_files += 1;
+      engine.connections[0].state = i % 2 ? "idle" : "syncing";
+      await app!.emit("snapshot", engine.snapshot());
+      await app!.emit("connections-changed", null);
+      await page.waitForTimeout(120);
+      expect(await page.locator(tid("confirm-unlink")).count()).toBe(1);
+    }
+    await expect.poll(() => page.locator(".overview").innerText()).toContain("132");
+    expect(await dialog.count()).toBe(1);
+    await page.click(tid("confirm-unlink"));
+    await expect.poll(() => engine.callsOf("unlink")).toEqual([{ name: "Demo" }]);
+  });
+
+  it("a click right after switching to Overview opens the dialog (nothing resets it after paint)", async () => {
+    const { page } = await start();
+    await page.locator(tid("conn-item-Demo")).waitFor();
+    await page.click(tid("tab-conflicts"));
+    await page.locator(tid("conflict-row")).first().waitFor();
+    // Both clicks in one task, as a fast WebDriver client can land them: the Overview mounts
+    // and is clicked before the browser paints, i.e. before any effect has run.
+    await page.evaluate(async () => {
+      (document.querySelector('[data-testid="tab-overview"]') as HTMLElement).click();
+      await Promise.resolve();
+      await new Promise((r) => setTimeout(r, 0));
+      (document.querySelector('[data-testid="unlink-button"]') as HTMLElement).click();
+    });
+    await page.waitForTimeout(300);
+    expect(await page.locator(tid("confirm-unlink")).count()).toBe(1);
+  });
+
+  it("a typed Settings edit and the Activity filter survive refreshes", async () => {
+    const { page, engine } = await start();
+    await page.click(tid("tab-activity"));
+    await page.fill(tid("activity-filter-text"), "photos/");
+    await app!.emit("snapshot", engine.snapshot());
+    await app!.emit("connections-changed", null);
+    await page.waitForTimeout(600);
+    expect(await page.locator(tid("activity-filter-text")).inputValue()).toBe("photos/");
+    await page.click(tid("tab-settings"));
+    await page.selectOption(tid("opt-mode"), "upload-only");
+    engine.connections[0].state = "syncing";
+    await app!.emit("snapshot", engine.snapshot());
+    await app!.emit("connections-changed", null);
+    await page.waitForTimeout(300);
+    expect(await page.locator(tid("opt-mode")).inputValue()).toBe("upload-only");
+  });
+
   it("the activity filter narrows rows by text and by action", async () => {
     const { page, engine } = await start();
     await page.click(tid("tab-activity"));

@@ -251,3 +251,125 @@ describe("wizard", () => {
     await dark.shot("wizard-dark-options");
   });
 });
+
+describe("wizard sign-in (browser / device code)", () => {
+  async function toSignIn(id: "gdrive" | "baidu") {
+    const a = await start();
+    await a.page.click(tid(`provider-${id}`));
+    await a.page.click(tid("wizard-next"));
+    await a.page.locator(tid("sign-in-start")).waitFor();
+    // The window listens for progress from the start, so no push is lost.
+    await a.page.waitForFunction(() => (window as any).__listenerCount("sign-in-progress") > 0);
+    return a;
+  }
+
+  it("browser sign-in: the page address while waiting, then the account; the session reaches the engine", async () => {
+    const { page, engine } = await toSignIn("gdrive");
+    const next = page.locator(tid("wizard-next"));
+    expect(await next.isDisabled()).toBe(true);
+    expect(await page.locator(".wizard-foot").innerText()).toContain("Sign in with Google Drive first.");
+    expect(await page.locator(tid("sign-in-start")).innerText()).toBe("Sign in with Google Drive");
+
+    await page.click(tid("sign-in-start"));
+    await expect.poll(() => engine.callsOf("sign_in")).toEqual([{ provider: "gdrive" }]);
+    await page.locator(tid("sign-in-cancel")).waitFor();
+    expect(await page.locator(".signin-wait").innerText()).toContain("Waiting for you to allow CloudSync in your browser...");
+    expect(await page.locator(tid("wizard-back")).isDisabled()).toBe(true);
+    const url = "https://accounts.google.com/o/oauth2/v2/auth?client_id=cloudsync&redirect_uri=http%3A%2F%2F127.0.0.1%3A53682%2F&state=abc";
+    await app!.emit("sign-in-progress", { provider: "gdrive", url, device: null });
+    await expect.poll(() => page.locator(tid("sign-in-url")).innerText()).toBe(url);
+    // Selectable as a whole, so it can be copied into a browser.
+    expect(await page.locator(tid("sign-in-url")).evaluate((e) => getComputedStyle(e).userSelect)).toBe("all");
+    expect(await next.isDisabled()).toBe(true);
+    await app!.shot("wizard-2-signin-waiting");
+
+    engine.finishSignIn({ session: "sess-42", account: "me@gmail.com" });
+    await expect.poll(() => page.locator(tid("sign-in-account")).innerText()).toBe("Signed in as me@gmail.com");
+    await expect.poll(() => next.isEnabled()).toBe(true);
+    await app!.shot("wizard-2-signin-done");
+    await next.click();
+
+    await page.fill(tid("local-folder-input"), "/home/me/Drive");
+    await page.locator(tid("remote-folder-Photos")).waitFor();
+    const browse = engine.callsOf("remote_folders")[0].form as { provider: string; fields: Record<string, string> };
+    expect(browse.provider).toBe("gdrive");
+    expect(browse.fields).toEqual({ session: "sess-42" });
+    await page.click(tid("use-remote-folder"));
+    await expect.poll(() => next.isEnabled()).toBe(true);
+    await next.click();
+    await page.locator(tid("opt-mode")).waitFor();
+    await next.click();
+    expect(await page.locator(tid("summary")).innerText()).toContain("me@gmail.com");
+    await page.click(tid("wizard-finish"));
+    await page.locator(tid("wizard-done")).waitFor();
+    const form = engine.callsOf("add_connection")[0].form as { provider: string; fields: Record<string, string> };
+    expect(form.provider).toBe("gdrive");
+    expect(form.fields).toEqual({ session: "sess-42" });
+  });
+
+  it("device sign-in shows the code in large letters, the address and how long it stays valid", async () => {
+    const { page, engine } = await toSignIn("baidu");
+    await page.click(tid("sign-in-start"));
+    await expect.poll(() => engine.signInWaiting).toBe(true);
+    await app!.emit("sign-in-progress", {
+      provider: "baidu",
+      url: null,
+      device: { user_code: "WDJB-MJHT", verification_url: "https://openapi.baidu.com/device", expires_in: 1800 },
+    });
+    await expect.poll(() => page.locator(tid("device-code")).innerText()).toBe("WDJB-MJHT");
+    expect(await page.locator(tid("device-url")).innerText()).toBe("https://openapi.baidu.com/device");
+    expect(await page.locator(".signin-wait").innerText()).toContain("30 minutes");
+    const size = await page.locator(tid("device-code")).evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
+    expect(size).toBeGreaterThanOrEqual(28);
+    await app!.shot("wizard-2-signin-device");
+    engine.finishSignIn({ session: "sess-b", account: "netdisk_user" });
+    await expect.poll(() => page.locator(tid("sign-in-account")).innerText()).toContain("netdisk_user");
+    await expect.poll(() => page.locator(tid("wizard-next")).isEnabled()).toBe(true);
+  });
+
+  it("a rejected sign-in shows the reason inline and can be retried", async () => {
+    const { page, engine } = await toSignIn("gdrive");
+    await page.click(tid("sign-in-start"));
+    await expect.poll(() => engine.signInWaiting).toBe(true);
+    engine.failSignIn("access denied: the user did not allow CloudSync");
+    await expect.poll(() => page.locator(tid("sign-in-error")).innerText()).toContain("access denied");
+    expect(await page.locator(tid("wizard-next")).isDisabled()).toBe(true);
+    await app!.shot("wizard-2-signin-error");
+
+    await page.click(tid("sign-in-start"));
+    await expect.poll(() => engine.callsOf("sign_in").length).toBe(2);
+    await page.locator(tid("sign-in-error")).waitFor({ state: "detached" });
+    engine.finishSignIn({ session: "sess-2", account: "me@gmail.com" });
+    await page.locator(tid("sign-in-account")).waitFor();
+    await expect.poll(() => page.locator(tid("wizard-next")).isEnabled()).toBe(true);
+  });
+
+  it("Cancel calls cancel_sign_in and ends quietly; going Back to another provider drops the session", async () => {
+    const { page, engine } = await toSignIn("gdrive");
+    await page.click(tid("sign-in-start"));
+    await expect.poll(() => engine.signInWaiting).toBe(true);
+    await page.click(tid("sign-in-cancel"));
+    await expect.poll(() => engine.callsOf("cancel_sign_in").length).toBe(1);
+    await page.locator(tid("sign-in-start")).waitFor();
+    expect(await page.locator(tid("sign-in-error")).count()).toBe(0);
+    expect(await page.locator(tid("wizard-next")).isDisabled()).toBe(true);
+
+    // Sign in, then go back and pick Baidu: not signed in there, and no session carried over.
+    await page.click(tid("sign-in-start"));
+    await expect.poll(() => engine.signInWaiting).toBe(true);
+    engine.finishSignIn({ session: "sess-g", account: "me@gmail.com" });
+    await expect.poll(() => page.locator(tid("wizard-next")).isEnabled()).toBe(true);
+    await page.click(tid("wizard-back"));
+    await page.click(tid("provider-baidu"));
+    await page.click(tid("wizard-next"));
+    await page.locator(tid("sign-in-start")).waitFor();
+    expect(await page.locator(tid("sign-in-account")).count()).toBe(0);
+    expect(await page.locator(tid("wizard-next")).isDisabled()).toBe(true);
+    // Back to Google Drive: that session was dropped too.
+    await page.click(tid("wizard-back"));
+    await page.click(tid("provider-gdrive"));
+    await page.click(tid("wizard-next"));
+    await page.locator(tid("sign-in-start")).waitFor();
+    expect(await page.locator(tid("wizard-next")).isDisabled()).toBe(true);
+  });
+});

@@ -57,6 +57,8 @@ describe("commands", () => {
     ["pickFolder", () => api.pickFolder(), "pick_folder", undefined],
     ["checkLocalFolder", () => api.checkLocalFolder("/x"), "check_local_folder", { path: "/x" }],
     ["providers", () => api.providers(), "providers", undefined],
+    ["signIn", () => api.signIn("gdrive"), "sign_in", { provider: "gdrive" }],
+    ["cancelSignIn", () => api.cancelSignIn(), "cancel_sign_in", undefined],
     ["testConnection", () => api.testConnection(form), "test_connection", { form }],
     ["remoteFolders", () => api.remoteFolders(form, "a/b"), "remote_folders", { form, path: "a/b" }],
     ["addConnection", () => api.addConnection(form), "add_connection", { form }],
@@ -80,11 +82,12 @@ describe("events", () => {
     await events.snapshot((s) => seen.push(s));
     await events.engineEvent((e) => seen.push(e));
     await events.connectionsChanged(() => seen.push("changed"));
-    expect(listen.mock.calls.map((c) => c[0])).toEqual(["snapshot", "engine-event", "connections-changed"]);
+    await events.signInProgress((p) => seen.push(p));
+    expect(listen.mock.calls.map((c) => c[0])).toEqual(["snapshot", "engine-event", "connections-changed", "sign-in-progress"]);
     for (const [, cb] of listen.mock.calls as unknown as Array<[string, (e: { payload: unknown }) => void]>) {
       cb({ payload: { p: 1 } });
     }
-    expect(seen).toEqual([{ p: 1 }, { p: 1 }, "changed"]);
+    expect(seen).toEqual([{ p: 1 }, { p: 1 }, "changed", { p: 1 }]);
   });
 });
 

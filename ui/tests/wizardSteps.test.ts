@@ -9,6 +9,7 @@ import {
   cleanFields,
   defaultName,
   joinRemote,
+  withoutSessions,
   type WizardState,
 } from "../src/logic/wizardSteps";
 
@@ -29,6 +30,7 @@ const base: WizardState = {
   localCheck: { path: "/home/me/Demo", result: { ok: true, reason: null } },
   remoteFolder: "",
   settingsOk: true,
+  signingIn: false,
 };
 
 describe("blockedReason", () => {
@@ -49,6 +51,19 @@ describe("blockedReason", () => {
     expect(blockedReason("signin", { ...s3, fields: { endpoint: "e", bucket: "b", access_key: "a" } })).toMatch(
       /Secret access key/,
     );
+  });
+
+  it("sign-in: browser and device providers need a session, and not while one is being made", () => {
+    const gdrive = { ...base, provider: provider("gdrive", { label: "Google Drive", sign_in: "browser" }) };
+    expect(blockedReason("signin", gdrive)).toBe("Sign in with Google Drive first.");
+    expect(blockedReason("signin", { ...gdrive, fields: { session: "" } })).toMatch(/Sign in with/);
+    expect(blockedReason("signin", { ...gdrive, signingIn: true })).toMatch(/Waiting for the sign-in/);
+    // Even with an old session: a new sign-in is under way and replaces it.
+    expect(blockedReason("signin", { ...gdrive, signingIn: true, fields: { session: "s1" } })).toMatch(/Waiting/);
+    expect(blockedReason("signin", { ...gdrive, fields: { session: "s1" } })).toBeNull();
+    const baidu = { ...base, provider: provider("baidu", { label: "Baidu Netdisk", sign_in: "device" }) };
+    expect(blockedReason("signin", baidu)).toBe("Sign in with Baidu Netdisk first.");
+    expect(blockedReason("signin", { ...baidu, fields: { session: "s2" } })).toBeNull();
   });
 
   it("folders: Next waits for an ok check of the current path", () => {
@@ -116,5 +131,39 @@ describe("form building", () => {
     ]);
     expect(joinRemote("", "a")).toBe("a");
     expect(joinRemote("a", "b")).toBe("a/b");
+  });
+});
+
+describe("sessions in the form", () => {
+  it("cleanFields keeps the session for dropbox, gdrive and baidu only", () => {
+    for (const id of ["dropbox", "gdrive", "baidu"] as const) {
+      expect(cleanFields(id, { session: "sess-1", stray: "x" })).toEqual({ session: "sess-1" });
+    }
+    // A session never leaks into a provider that does not sign in that way.
+    expect(cleanFields("demo", { session: "sess-1" })).toEqual({});
+    expect(cleanFields("webdav", { session: "sess-1", url: "u", user: "me", password: "p" })).toEqual({
+      url: "u",
+      user: "me",
+      password: "p",
+    });
+  });
+
+  it("buildForm sends the session as fields.session", () => {
+    const s: WizardState = {
+      ...base,
+      provider: provider("gdrive", { sign_in: "browser" }),
+      fields: { session: "sess-9" },
+      remoteFolder: "Photos",
+    };
+    const form = buildForm(s, defaultSettings(), "always");
+    expect(form.provider).toBe("gdrive");
+    expect(form.fields).toEqual({ session: "sess-9" });
+    expect(form.remote_folder).toBe("Photos");
+  });
+
+  it("withoutSessions drops every provider's session and keeps typed fields", () => {
+    expect(
+      withoutSessions({ gdrive: { session: "a" }, baidu: { session: "b" }, webdav: { url: "u", user: "me" } }),
+    ).toEqual({ gdrive: {}, baidu: {}, webdav: { url: "u", user: "me" } });
   });
 });

@@ -22,7 +22,12 @@ export interface FieldSpec {
   /** Offer the native folder picker next to the input. */
   folder?: boolean;
   hint?: string;
+  /** Filled by the browser / device sign-in, never typed: not shown as an input. */
+  fromSignIn?: boolean;
 }
+
+// The opaque handle sign_in returns; the tokens themselves never reach the page.
+const SESSION: FieldSpec[] = [{ key: "session", label: "Sign-in", required: true, fromSignIn: true }];
 
 /** The sign-in form fields per provider, keys exactly as WizardForm.fields in the contract. */
 export const SIGN_IN_FIELDS: Partial<Record<ProviderId, FieldSpec[]>> = {
@@ -43,7 +48,27 @@ export const SIGN_IN_FIELDS: Partial<Record<ProviderId, FieldSpec[]>> = {
     { key: "access_key", label: "Access key ID", required: true },
     { key: "secret_key", label: "Secret access key", required: true, secret: true },
   ],
+  dropbox: SESSION,
+  gdrive: SESSION,
+  baidu: SESSION,
 };
+
+export function signsInOutside(p: ProviderInfo | null): boolean {
+  return p?.sign_in === "browser" || p?.sign_in === "device";
+}
+
+/** The fields of every provider without a session: a session belongs to the provider it
+ *  was made for, and choosing another one must not carry it along. */
+export function withoutSessions<T extends Record<string, string>>(
+  all: Partial<Record<ProviderId, T>>,
+): Partial<Record<ProviderId, T>> {
+  const out: Partial<Record<ProviderId, T>> = {};
+  for (const [id, fields] of Object.entries(all) as Array<[ProviderId, T]>) {
+    const { session: _dropped, ...rest } = fields;
+    out[id] = rest as T;
+  }
+  return out;
+}
 
 const SHORT_NAMES: Record<ProviderId, string> = {
   demo: "Demo",
@@ -85,6 +110,8 @@ export interface WizardState {
   localCheck: { path: string; result: FolderCheck } | null;
   remoteFolder: string;
   settingsOk: boolean;
+  /** A browser / device sign-in is under way. */
+  signingIn: boolean;
 }
 
 /** Why the user may not leave this step yet, or null when Next may be pressed. */
@@ -96,6 +123,11 @@ export function blockedReason(step: StepId, s: WizardState): string | null {
       return null;
     case "signin": {
       if (!s.provider) return "Choose a provider first.";
+      if (signsInOutside(s.provider)) {
+        if (s.signingIn) return "Waiting for the sign-in to finish (Cancel stops it).";
+        if ((s.fields.session ?? "") === "") return `Sign in with ${s.provider.label} first.`;
+        return null;
+      }
       const missing = (SIGN_IN_FIELDS[s.provider.id] ?? []).filter(
         (f) => f.required && (s.fields[f.key] ?? "").trim() === "",
       );

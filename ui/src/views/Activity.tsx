@@ -16,12 +16,6 @@ export function Activity(props: { name: string; refreshTick: number }) {
   const seq = useRef(0);
 
   useEffect(() => {
-    setRows(null);
-    setAction("");
-    setText("");
-  }, [props.name]);
-
-  useEffect(() => {
     const mine = ++seq.current;
     api
       .activity(props.name, action || null, LIMIT)

@@ -24,11 +24,6 @@ export function Conflicts(props: { name: string; refreshTick: number; onChanged:
   const [reload, setReload] = useState(0);
 
   useEffect(() => {
-    setNotes({});
-    setRows(null);
-  }, [props.name]);
-
-  useEffect(() => {
     let live = true;
     api
       .conflicts(props.name)

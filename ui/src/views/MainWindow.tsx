@@ -1,6 +1,8 @@
 // The main window: connection list, the selected connection's header, approval panel and
 // tabs. It owns the live state (snapshot, selected connection's detail) and turns events
-// into refreshes; the tabs only fetch their own lists.
+// into refreshes; the tabs only fetch their own lists. Refreshes only re-render: the tabs
+// are keyed by connection name, so only another connection gives them fresh state (no
+// "reset on name change" effects, which would run after paint and undo a quick click).
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { api, errorText, events, type ConnectionDetail, type Snapshot } from "../api";
 import { changesActivity, changesLists, totalSpeed, transfersOf } from "../logic/filters";
@@ -188,6 +190,7 @@ export function MainWindow() {
             </header>
             {status.state === "waiting-for-approval" && (
               <ApprovalPanel
+                key={status.name}
                 name={status.name}
                 reason={status.reason}
                 plan={liveDetail?.pending_plan ?? null}
@@ -217,7 +220,7 @@ export function MainWindow() {
             </div>
             <div class="tab-panel" id="tab-panel" role="tabpanel" aria-labelledby={`tab-${tab}`}>
               {tab === "overview" && (
-                <Overview status={status} onChanged={refreshAll} onUnlinked={refreshAll} />
+                <Overview key={status.name} status={status} onChanged={refreshAll} onUnlinked={refreshAll} />
               )}
               {tab === "transfers" && (
                 <Transfers
@@ -226,14 +229,15 @@ export function MainWindow() {
                   totalSpeed={snap?.total_bytes_per_sec ?? 0}
                 />
               )}
-              {tab === "activity" && <Activity name={status.name} refreshTick={activityTick} />}
-              {tab === "skipped" && <Skipped name={status.name} refreshTick={listsTick} />}
+              {tab === "activity" && <Activity key={status.name} name={status.name} refreshTick={activityTick} />}
+              {tab === "skipped" && <Skipped key={status.name} name={status.name} refreshTick={listsTick} />}
               {tab === "conflicts" && (
-                <Conflicts name={status.name} refreshTick={listsTick} onChanged={refreshAll} />
+                <Conflicts key={status.name} name={status.name} refreshTick={listsTick} onChanged={refreshAll} />
               )}
               {tab === "settings" &&
                 (liveDetail ? (
                   <SettingsTab
+                    key={status.name}
                     detail={liveDetail}
                     onSaved={(d) => {
                       setDetail(d);

@@ -33,13 +33,6 @@ export function Overview(props: { status: ConnectionStatus; onChanged: () => voi
   const [confirming, setConfirming] = useState(false);
   const [unlinkError, setUnlinkError] = useState<string | null>(null);
 
-  // A different connection starts with a clean slate.
-  useEffect(() => {
-    setError(null);
-    setConfirming(false);
-    setUnlinkError(null);
-  }, [s.name]);
-
   const run = async (fn: () => Promise<unknown>) => {
     setBusy(true);
     const r = await attempt(fn, setError);

@@ -1,5 +1,5 @@
 // The Settings tab: the shared SettingsForm over one connection's saved settings.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, errorText, type ConnectionDetail } from "../api";
 import {
   settingsToValues,
@@ -18,19 +18,19 @@ export function SettingsTab(props: { detail: ConnectionDetail; onSaved: (d: Conn
   const [saving, setSaving] = useState(false);
   const [saved, setSaved] = useState(false);
 
-  // Refill from the engine when another connection is shown, or when the saved settings
-  // change underneath while the user has not started editing.
-  const savedKey = JSON.stringify([d.status.name, d.settings, d.schedule_text]);
+  // Refill from the engine when the saved settings change underneath while the user has not
+  // started editing. Only on a real change: a mount-time refill would run after paint and
+  // could wipe what the user typed in the first frames. (Another connection gets a fresh
+  // component: MainWindow keys the tabs by connection name.)
+  const savedKey = JSON.stringify([d.settings, d.schedule_text]);
+  const lastKey = useRef(savedKey);
+  const dirtyRef = useRef(dirty);
+  dirtyRef.current = dirty;
   useEffect(() => {
-    if (!dirty) setValues(settingsToValues(d.settings, d.schedule_text));
+    if (savedKey === lastKey.current) return;
+    lastKey.current = savedKey;
+    if (!dirtyRef.current) setValues(settingsToValues(d.settings, d.schedule_text));
   }, [savedKey]);
-  useEffect(() => {
-    setDirty(false);
-    setErrors({});
-    setError(null);
-    setSaved(false);
-    setValues(settingsToValues(d.settings, d.schedule_text));
-  }, [d.status.name]);
 
   const change = (v: SettingsValues) => {
     setValues(v);

@@ -14,13 +14,6 @@ export function Skipped(props: { name: string; refreshTick: number }) {
   const [asking, setAsking] = useState(false);
 
   useEffect(() => {
-    setPath("");
-    setAnswer(null);
-    setWhyError(null);
-    setRows(null);
-  }, [props.name]);
-
-  useEffect(() => {
     let live = true;
     api
       .skipped(props.name)

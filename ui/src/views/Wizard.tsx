@@ -1,7 +1,8 @@
 // The "Add connection" wizard window: holds the whole form across steps, fetches what each
 // step needs, and calls add_connection at the end. Step rules live in logic/wizardSteps.ts.
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { api, errorText, type ConnectionStatus, type ProviderId, type ProviderInfo } from "../api";
+import { useEffect, useMemo, useReducer, useRef, useState } from "preact/hooks";
+import { api, errorText, events, type ConnectionStatus, type ProviderId, type ProviderInfo } from "../api";
+import { isCurrent, SIGN_IN_IDLE, signInReducer } from "../logic/signIn";
 import { defaultSettings, settingsToValues, valuesToSettings, type SettingsValues } from "../logic/settingsForm";
 import {
   blockedReason,
@@ -9,6 +10,7 @@ import {
   defaultName,
   STEP_TITLES,
   STEPS,
+  withoutSessions,
   type StepId,
   type WizardState,
 } from "../logic/wizardSteps";
@@ -30,6 +32,10 @@ export function Wizard() {
   const [provider, setProvider] = useState<ProviderInfo | null>(null);
   const [fieldsBy, setFieldsBy] = useState<Partial<Record<ProviderId, Record<string, string>>>>({});
   const [test, setTest] = useState<TestState>({ kind: "idle" });
+  const [signIn, dispatchSignIn] = useReducer(signInReducer, SIGN_IN_IDLE);
+  const signInRef = useRef(signIn);
+  signInRef.current = signIn;
+  const attemptSeq = useRef(0);
 
   const [name, setName] = useState("");
   const [nameTouched, setNameTouched] = useState(false);
@@ -59,6 +65,10 @@ export function Wizard() {
       .snapshot()
       .then((s) => setExisting(s.connections.map((c) => c.name)))
       .catch(() => {});
+    // Subscribed for the window's life, so progress sent right after sign_in is never missed;
+    // the reducer ignores it unless a sign-in of that provider waits.
+    const unlisten = events.signInProgress((progress) => dispatchSignIn({ type: "progress", progress }));
+    return () => void unlisten.then((f) => f()).catch(() => {});
   }, []);
 
   const fields = (provider && fieldsBy[provider.id]) || {};
@@ -74,6 +84,7 @@ export function Wizard() {
     localCheck,
     remoteFolder,
     settingsOk: converted.ok,
+    signingIn: signIn.kind === "waiting",
   };
   const form = buildForm(state, settings, scheduleText);
   const formRef = useRef(form);
@@ -86,6 +97,10 @@ export function Wizard() {
       setRemoteFolder("");
       setBrowse({ path: "", folders: null, error: null });
       setTopFolders(null);
+      if (signInRef.current.kind === "waiting") api.cancelSignIn().catch(() => {});
+      attemptSeq.current++;
+      dispatchSignIn({ type: "reset" });
+      setFieldsBy(withoutSessions);
     }
     setProvider(p);
     if (!nameTouched) setName(defaultName(p.id, existing));
@@ -96,6 +111,34 @@ export function Wizard() {
     setFieldsBy((all) => ({ ...all, [provider.id]: { ...(all[provider.id] ?? {}), [key]: value } }));
     // An answer for other credentials would be misleading.
     setTest({ kind: "idle" });
+  };
+
+  const setSession = (id: ProviderId, session: string | null) =>
+    setFieldsBy((all) => {
+      const { session: _old, ...rest } = all[id] ?? {};
+      return { ...all, [id]: session === null ? rest : { ...rest, session } };
+    });
+
+  const startSignIn = async () => {
+    if (!provider) return;
+    const id = provider.id;
+    const attempt = ++attemptSeq.current;
+    // A new sign-in replaces the old session, whatever its outcome.
+    setSession(id, null);
+    dispatchSignIn({ type: "start", attempt, provider: id });
+    try {
+      const r = await api.signIn(id);
+      if (attempt !== attemptSeq.current || !isCurrent(signInRef.current, attempt)) return;
+      setSession(id, r.session);
+      dispatchSignIn({ type: "resolved", attempt, account: r.account });
+    } catch (e) {
+      dispatchSignIn({ type: "rejected", attempt, text: errorText(e) });
+    }
+  };
+
+  const cancelSignIn = () => {
+    dispatchSignIn({ type: "cancel" });
+    api.cancelSignIn().catch((e) => dispatchSignIn({ type: "cancel-failed", text: errorText(e) }));
   };
 
   const runTest = async () => {
@@ -243,6 +286,9 @@ export function Wizard() {
             test={test}
             onTest={runTest}
             canTest={blockedReason("signin", state) === null}
+            signIn={signIn}
+            onSignIn={startSignIn}
+            onCancelSignIn={cancelSignIn}
           />
         )}
         {step === "folders" && (
@@ -277,7 +323,7 @@ export function Wizard() {
         {step === "summary" && provider && (
           <SummaryStep
             provider={provider}
-            account={test.kind === "ok" ? test.account : null}
+            account={test.kind === "ok" ? test.account : signIn.kind === "ok" ? signIn.account : null}
             name={form.name}
             localRoot={form.local_root}
             remoteFolder={form.remote_folder}
@@ -300,7 +346,7 @@ export function Wizard() {
               blocked && step !== "provider" && blocked !== localError && <span class="muted">{blocked}</span>
             )}
           </p>
-          <button type="button" data-testid="wizard-back" disabled={index === 0 || finishing} onClick={back}>
+          <button type="button" data-testid="wizard-back" disabled={index === 0 || finishing || signIn.kind === "waiting"} onClick={back}>
             Back
           </button>
           {step === "summary" ? (

@@ -1,6 +1,8 @@
-// Wizard step 2: credentials. Form providers get their fields and a Test button; the others
-// get a sentence on how they sign in (the browser and device flows are wired later).
+// Wizard step 2: credentials. Form providers get their fields and a Test button; browser and
+// device-code providers get a "Sign in with ..." button and, while the app waits, the page
+// address or the code to type (the state itself lives in logic/signIn.ts).
 import type { ProviderInfo } from "../../api";
+import { validFor, type SignInState } from "../../logic/signIn";
 import { SIGN_IN_FIELDS } from "../../logic/wizardSteps";
 
 export type TestState =
@@ -18,6 +20,9 @@ export function SignInStep(props: {
   test: TestState;
   onTest: () => void;
   canTest: boolean;
+  signIn: SignInState;
+  onSignIn: () => void;
+  onCancelSignIn: () => void;
 }) {
   const p = props.provider;
   if (p.sign_in === "none") {
@@ -27,21 +32,8 @@ export function SignInStep(props: {
       </p>
     );
   }
-  if (p.sign_in === "browser") {
-    return (
-      <p class="lead-text">
-        {p.label} signs in in your web browser: when you finish the wizard, CloudSync opens the {p.label} sign-in
-        page, and you come back here once you have allowed access. CloudSync never sees your password.
-      </p>
-    );
-  }
-  if (p.sign_in === "device") {
-    return (
-      <p class="lead-text">
-        {p.label} signs in with a device code: CloudSync shows a short code and a web address; open it on any
-        device, sign in there and type the code. CloudSync never sees your password.
-      </p>
-    );
+  if (p.sign_in === "browser" || p.sign_in === "device") {
+    return <OutsideSignIn provider={p} state={props.signIn} onStart={props.onSignIn} onCancel={props.onCancelSignIn} />;
   }
   const specs = SIGN_IN_FIELDS[p.id] ?? [];
   return (
@@ -110,4 +102,79 @@ function TestResult(props: { test: TestState }) {
       </span>
     );
   return null;
+}
+
+function OutsideSignIn(props: { provider: ProviderInfo; state: SignInState; onStart: () => void; onCancel: () => void }) {
+  const p = props.provider;
+  const st = props.state;
+  const device = p.sign_in === "device";
+  return (
+    <div class="outside-signin">
+      <p class="lead-text">
+        {device
+          ? `You sign in to ${p.label} with a device code: CloudSync shows a short code and a web address; open it on any device, sign in there and type the code.`
+          : `You sign in to ${p.label} in your web browser: CloudSync opens the ${p.label} sign-in page, you allow access there and come back here.`}{" "}
+        CloudSync never sees your password.
+      </p>
+      {st.kind === "waiting" ? (
+        <div class="signin-wait" role="status">
+          <p class="waiting-line">
+            <span class="spinner" aria-hidden="true" />
+            {device && st.device
+              ? "Waiting for you to enter the code and allow CloudSync..."
+              : "Waiting for you to allow CloudSync in your browser..."}
+          </p>
+          {st.device ? (
+            <div class="device-box">
+              <p>
+                Open <span class="copyable" data-testid="device-url">{st.device.verification_url}</span> on any phone
+                or computer and enter this code:
+              </p>
+              <p class="device-code" data-testid="device-code">
+                {st.device.user_code}
+              </p>
+              <p class="small muted">The code stays valid for {validFor(st.device.expires_in)}.</p>
+            </div>
+          ) : st.url ? (
+            <div class="url-box">
+              <p class="small">If no browser window opened, copy this address into your browser:</p>
+              <p class="copyable" data-testid="sign-in-url">
+                {st.url}
+              </p>
+            </div>
+          ) : (
+            <p class="small muted">{device ? `Asking ${p.label} for a code...` : "Opening the sign-in page..."}</p>
+          )}
+          <div class="button-row">
+            <button type="button" data-testid="sign-in-cancel" disabled={st.cancelling} onClick={props.onCancel}>
+              {st.cancelling ? "Cancelling..." : "Cancel"}
+            </button>
+          </div>
+          {st.note && (
+            <p class="error" role="alert">
+              {st.note}
+            </p>
+          )}
+        </div>
+      ) : (
+        <>
+          {st.kind === "ok" && (
+            <p class="ok-text signed-in" data-testid="sign-in-account" role="status">
+              Signed in as <strong>{st.account}</strong>
+            </p>
+          )}
+          {st.kind === "error" && (
+            <p class="error" data-testid="sign-in-error" role="alert">
+              {st.text}
+            </p>
+          )}
+          <div class="button-row">
+            <button type="button" class={st.kind === "ok" ? undefined : "primary"} data-testid="sign-in-start" onClick={props.onStart}>
+              {st.kind === "ok" ? "Sign in with another account" : st.kind === "error" ? "Try again" : `Sign in with ${p.label}`}
+            </button>
+          </div>
+        </>
+      )}
+    </div>
+  );
 }

@@ -19,13 +19,19 @@ pub fn views(statuses: Vec<ConnectionStatus>, connections: &[Connection]) -> Vec
             } else {
                 s.provider.clone()
             };
+            let account = if provider == "demo" {
+                // Its credential names a port on this computer, not an account.
+                "Demo cloud on this computer".to_string()
+            } else {
+                conn.map(|c| c.credential.clone()).unwrap_or_default()
+            };
             ConnectionView {
                 remote: describe_remote(&provider, &s.remote),
                 provider,
                 state: s.state,
                 reason: s.reason,
                 local_root: s.local_root.display().to_string(),
-                account: conn.map(|c| c.credential.clone()).unwrap_or_default(),
+                account,
                 synced_files: s.synced_files,
                 skipped: s.skipped as u64,
                 conflicts: s.conflicts as u64,

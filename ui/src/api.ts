@@ -260,6 +260,10 @@ export const api = {
   testConnection: (form: WizardForm) => invoke<TestResult>("test_connection", { form }),
   remoteFolders: (form: WizardForm, path: string) => invoke<string[]>("remote_folders", { form, path }),
   addConnection: (form: WizardForm) => invoke<ConnectionStatus>("add_connection", { form }),
+  connectionRemoteFolders: (name: string, path: string) =>
+    invoke<string[]>("connection_remote_folders", { name, path }),
+  autostart: () => invoke<boolean>("autostart"),
+  setAutostart: (enabled: boolean) => invoke<boolean>("set_autostart", { enabled }),
 };
 
 export const events = {

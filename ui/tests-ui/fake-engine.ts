@@ -94,6 +94,7 @@ export class FakeEngine {
     Documents: ["Work"],
   };
   pickResult: string | null = "/home/me/Picked";
+  autostartOn = false;
   /** The sign_in under way: it answers when the test calls finishSignIn / failSignIn. */
   private pendingSignIn: { resolve: (v: unknown) => void; reject: (e: string) => void } | null = null;
 
@@ -301,6 +302,13 @@ export class FakeEngine {
       }
       case "remote_folders":
         return this.remoteTree[args.path as string] ?? [];
+      case "connection_remote_folders":
+        return this.remoteTree[args.path as string] ?? [];
+      case "autostart":
+        return this.autostartOn;
+      case "set_autostart":
+        this.autostartOn = args.enabled as boolean;
+        return this.autostartOn;
       case "add_connection": {
         const form = args.form as WizardForm;
         if (this.connections.some((c) => c.name === form.name)) throw `a connection named ${form.name} exists already`;

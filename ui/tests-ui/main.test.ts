@@ -342,6 +342,29 @@ describe("main window", () => {
     expect(await page.locator(tid("settings-error")).count()).toBe(0);
   });
 
+  it("Settings offers the connection's remote folders for selective sync", async () => {
+    const { page, engine } = await start();
+    await page.click(tid("tab-settings"));
+    await page.locator(tid("opt-skip-Music")).waitFor();
+    expect(engine.callsOf("connection_remote_folders").at(-1)).toMatchObject({ name: "Demo", path: "" });
+    await page.check(tid("opt-skip-Music"));
+    await page.click(tid("settings-save"));
+    await page.locator(tid("settings-saved")).waitFor();
+    expect(engine.callsOf("save_settings").at(-1)!.settings).toMatchObject({ skip_remote_folders: ["Music"] });
+  });
+
+  it("Start at login turns autostart on and off", async () => {
+    const { page, engine } = await start();
+    const box = page.locator(tid("autostart"));
+    await expect.poll(() => box.isEnabled()).toBe(true);
+    expect(await box.isChecked()).toBe(false);
+    await box.check();
+    await expect.poll(() => engine.autostartOn).toBe(true);
+    await box.uncheck();
+    await expect.poll(() => engine.autostartOn).toBe(false);
+    expect(engine.callsOf("set_autostart").map((c) => c.enabled)).toEqual([true, false]);
+  });
+
   it("Settings refuses an invalid field without calling the engine", async () => {
     const { page, engine } = await start();
     await page.click(tid("tab-settings"));

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { ProviderInfo } from "../src/api";
 import { defaultSettings } from "../src/logic/settingsForm";
 import {
+  defaultRemoteText,
   blockedReason,
   breadcrumb,
   buildForm,
@@ -165,5 +166,15 @@ describe("sessions in the form", () => {
     expect(
       withoutSessions({ gdrive: { session: "a" }, baidu: { session: "b" }, webdav: { url: "u", user: "me" } }),
     ).toEqual({ gdrive: {}, baidu: {}, webdav: { url: "u", user: "me" } });
+  });
+});
+
+describe("defaultRemoteText", () => {
+  it("names the default folder where the provider has one, else the top", () => {
+    expect(defaultRemoteText("demo")).toBe("the default folder, /CloudSync");
+    expect(defaultRemoteText("gdrive")).toContain("My Drive");
+    expect(defaultRemoteText("baidu")).toBe("the app's folder");
+    expect(defaultRemoteText("webdav")).toBe("the top of the remote");
+    expect(defaultRemoteText(undefined)).toBe("the top of the remote");
   });
 });

@@ -175,3 +175,18 @@ export function breadcrumb(path: string): Array<{ path: string; label: string }>
 export function joinRemote(parent: string, child: string): string {
   return parent ? `${parent}/${child}` : child;
 }
+
+/** What an empty remote folder means for `provider`: its default folder, or the top. */
+export function defaultRemoteText(provider: ProviderId | undefined): string {
+  switch (provider) {
+    case "demo":
+    case "dropbox":
+      return "the default folder, /CloudSync";
+    case "gdrive":
+      return "the default folder, CloudSync in My Drive";
+    case "baidu":
+      return "the app's folder";
+    default:
+      return "the top of the remote";
+  }
+}

@@ -1,5 +1,6 @@
 // The left column: every connection with its provider and state, and the way to add one.
-import type { ConnectionStatus } from "../api";
+import { useEffect, useState } from "preact/hooks";
+import { api, errorText, type ConnectionStatus } from "../api";
 import { providerLabel } from "../format";
 import { ErrorText, StateDot } from "./common";
 
@@ -44,7 +45,36 @@ export function ConnectionList(props: {
           + Add connection
         </button>
         <ErrorText error={props.addError} />
+        <Autostart />
       </div>
     </nav>
+  );
+}
+
+/** "Start CloudSync at login": the app's own setting, kept by the app (not the engine). */
+function Autostart() {
+  const [on, setOn] = useState<boolean | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    api.autostart().then(setOn, (e) => setError(errorText(e)));
+  }, []);
+  return (
+    <>
+      <label class="check small">
+        <input
+          type="checkbox"
+          data-testid="autostart"
+          checked={on === true}
+          disabled={on === null}
+          onChange={(e) => {
+            const want = e.currentTarget.checked;
+            setError(null);
+            api.setAutostart(want).then(setOn, (err) => setError(errorText(err)));
+          }}
+        />
+        <span>Start CloudSync at login</span>
+      </label>
+      <ErrorText error={error} />
+    </>
   );
 }

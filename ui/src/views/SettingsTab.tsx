@@ -17,6 +17,20 @@ export function SettingsTab(props: { detail: ConnectionDetail; onSaved: (d: Conn
   const [error, setError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
   const [saved, setSaved] = useState(false);
+  // The remote's top-level folders, offered for selective sync; null while loading or when
+  // the remote cannot be listed (then folders are typed in).
+  const [remoteFolders, setRemoteFolders] = useState<string[] | null>(null);
+  const [foldersNote, setFoldersNote] = useState<string | null>("Listing the remote's folders…");
+  useEffect(() => {
+    let live = true;
+    api.connectionRemoteFolders(d.status.name, "").then(
+      (f) => live && (setRemoteFolders(f), setFoldersNote(null)),
+      (e) => live && setFoldersNote(`The remote's folders could not be listed (${errorText(e)}); type one below.`),
+    );
+    return () => {
+      live = false;
+    };
+  }, [d.status.name]);
 
   // Refill from the engine when the saved settings change underneath while the user has not
   // started editing. Only on a real change: a mount-time refill would run after paint and
@@ -69,8 +83,8 @@ export function SettingsTab(props: { detail: ConnectionDetail; onSaved: (d: Conn
         values={values}
         errors={errors}
         onChange={change}
-        remoteFolders={null}
-        remoteFoldersNote="No remote folders are skipped. Add one below to leave it out of the sync."
+        remoteFolders={remoteFolders}
+        remoteFoldersNote={foldersNote}
         disabled={saving}
       />
       <div class="button-row sticky-foot">

@@ -293,6 +293,7 @@ export function Wizard() {
         )}
         {step === "folders" && (
           <FoldersStep
+            provider={provider?.id}
             name={name}
             onName={(v) => (setName(v), setNameTouched(true))}
             localRoot={localRoot}

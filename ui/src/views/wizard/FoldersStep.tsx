@@ -1,6 +1,7 @@
 // Wizard step 3: the connection's name, the (empty) local folder and the remote folder,
 // chosen by browsing the remote.
-import { breadcrumb } from "../../logic/wizardSteps";
+import type { ProviderId } from "../../api";
+import { breadcrumb, defaultRemoteText } from "../../logic/wizardSteps";
 
 export interface RemoteBrowse {
   path: string;
@@ -9,6 +10,7 @@ export interface RemoteBrowse {
 }
 
 export function FoldersStep(props: {
+  provider?: ProviderId;
   name: string;
   onName: (v: string) => void;
   localRoot: string;
@@ -105,8 +107,15 @@ export function FoldersStep(props: {
           {b.error && <p class="error" role="alert">{b.error}</p>}
           <div class="remote-foot">
             <span class="small">
-              Sync with: <strong class="path">/{props.remoteFolder}</strong>
-              {props.remoteFolder === "" && <span class="muted"> (the top of the remote)</span>}
+              {props.remoteFolder === "" ? (
+                <>
+                  Sync with: <strong>{defaultRemoteText(props.provider)}</strong>
+                </>
+              ) : (
+                <>
+                  Sync with: <strong class="path">/{props.remoteFolder}</strong>
+                </>
+              )}
             </span>
             <button
               type="button"

@@ -77,6 +77,27 @@ pub async fn node_at<R: Remote + ?Sized>(r: &R, path: &str) -> Option<Node> {
         .find(|n| n.path.as_str() == path)
 }
 
+/// An emulator of `provider` on a free port of 127.0.0.1 that takes `token` without a
+/// sign-in.
+///
+/// # Panics
+/// When it cannot start (a test fixture).
+pub async fn emulator_accepting(
+    provider: cloudsync_emulator::Provider,
+    token: &str,
+) -> cloudsync_emulator::Emulator {
+    cloudsync_emulator::spawn(
+        provider,
+        "127.0.0.1:0".parse().expect("address"),
+        cloudsync_emulator::Options {
+            accept_token: Some(token.into()),
+            ..cloudsync_emulator::Options::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the {} emulator starts: {e}", provider.name()))
+}
+
 /// `len` bytes from `seed` (xorshift): content that does not compress and that the test
 /// can make again.
 pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use cloudsync_core::rules::SkipRule;
 use cloudsync_core::{ConnectionSettings, Kind, Node, RelPath, Tree};
 use cloudsync_emulator::faults::{Fault, FaultRule};
-use cloudsync_emulator::{spawn, Emulator, Options, Provider};
+use cloudsync_emulator::{Emulator, Provider};
 use cloudsync_engine::clock::SystemClock;
 use cloudsync_engine::engine::AddConnection;
 use cloudsync_engine::localfs::StdFs;
@@ -25,7 +25,7 @@ use cloudsync_providers::auth::{StaticToken, TokenSource};
 use cloudsync_providers::baidu::Baidu;
 use cloudsync_providers::oauth::stored::StoredTokenSource;
 use cloudsync_providers::oauth::{device, OAuthApp};
-use cloudsync_tests::fixtures::MemorySessions;
+use cloudsync_tests::fixtures::{emulator_accepting, pseudo_random, MemorySessions};
 use cloudsync_tests::run_for as run;
 use serde_json::json;
 
@@ -38,16 +38,7 @@ fn rel(s: &str) -> RelPath {
 }
 
 async fn emulator() -> Emulator {
-    let emu = spawn(
-        Provider::Baidu,
-        "127.0.0.1:0".parse().expect("addr"),
-        Options {
-            accept_token: Some(TOKEN.into()),
-            ..Options::default()
-        },
-    )
-    .await
-    .expect("emulator");
+    let emu = emulator_accepting(Provider::Baidu, TOKEN).await;
     // The engine lists often; the limit has its own test.
     settings(&emu, json!({"listall_per_minute": 0})).await;
     emu
@@ -107,18 +98,6 @@ async fn get(r: &Baidu, node: &Node) -> Vec<u8> {
 async fn node(r: &Baidu, path: &str) -> Option<Node> {
     let listing = r.list(&Tree::new()).await.expect("list");
     listing.nodes.into_iter().find(|n| n.path.as_str() == path)
-}
-
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cloudsync_core::{ConnectionSettings, Kind, Node, RelPath, Tree};
-use cloudsync_emulator::{spawn, Emulator, Options, Provider};
+use cloudsync_emulator::{Emulator, Provider};
 use cloudsync_engine::clock::SystemClock;
 use cloudsync_engine::engine::AddConnection;
 use cloudsync_engine::localfs::StdFs;
@@ -21,7 +21,7 @@ use cloudsync_engine::{Engine, EventBus};
 use cloudsync_providers::auth::StaticToken;
 use cloudsync_providers::dropbox::{Dropbox, DropboxOptions, Hosts};
 use cloudsync_providers::oauth::stored::StoredTokens;
-use cloudsync_tests::fixtures::MemorySessions;
+use cloudsync_tests::fixtures::{emulator_accepting, pseudo_random, MemorySessions};
 use cloudsync_tests::run_for as run;
 use serde_json::{json, Value};
 
@@ -29,16 +29,7 @@ const TOKEN: &str = "dropbox-test-token";
 const MIB: usize = 1024 * 1024;
 
 async fn emulator() -> Emulator {
-    spawn(
-        Provider::Dropbox,
-        "127.0.0.1:0".parse().expect("addr"),
-        Options {
-            accept_token: Some(TOKEN.into()),
-            ..Options::default()
-        },
-    )
-    .await
-    .expect("the Dropbox emulator")
+    emulator_accepting(Provider::Dropbox, TOKEN).await
 }
 
 /// Small sizes so sessions are exercised with a few MiB.
@@ -159,18 +150,6 @@ async fn listed(r: &Dropbox) -> Vec<(String, Kind)> {
         .nodes
         .into_iter()
         .map(|n| (n.path.to_string(), n.kind))
-        .collect()
-}
-
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
         .collect()
 }
 

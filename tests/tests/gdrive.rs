@@ -11,7 +11,7 @@ use std::sync::Arc;
 use cloudsync_core::{ConnectionSettings, Kind, Node, RelPath, Tree};
 use cloudsync_emulator::faults::{Fault, FaultRule};
 use cloudsync_emulator::oauth::DEFAULT_ACCOUNT;
-use cloudsync_emulator::{spawn, Emulator, Options, Provider};
+use cloudsync_emulator::{Emulator, Provider};
 use cloudsync_engine::clock::SystemClock;
 use cloudsync_engine::engine::AddConnection;
 use cloudsync_engine::localfs::StdFs;
@@ -24,7 +24,7 @@ use cloudsync_providers::auth::{StaticToken, TokenSource};
 use cloudsync_providers::gdrive::GoogleDrive;
 use cloudsync_providers::oauth::stored::{StoredTokenSource, StoredTokens};
 use cloudsync_providers::oauth::OAuthApp;
-use cloudsync_tests::fixtures::MemorySessions;
+use cloudsync_tests::fixtures::{emulator_accepting, pseudo_random, MemorySessions};
 use cloudsync_tests::proxy::CutProxy;
 use cloudsync_tests::run_for as run;
 use serde_json::{json, Value};
@@ -36,16 +36,7 @@ const CLIENT: &str = "cloudsync-test";
 const CHUNK: usize = 512 * 1024;
 
 async fn emulator() -> Emulator {
-    spawn(
-        Provider::Gdrive,
-        "127.0.0.1:0".parse().expect("addr"),
-        Options {
-            accept_token: Some(TOKEN.into()),
-            ..Options::default()
-        },
-    )
-    .await
-    .expect("the Drive emulator starts")
+    emulator_accepting(Provider::Gdrive, TOKEN).await
 }
 
 fn fault(emu: &Emulator, fault: Fault, prefix: &str, times: u32) {
@@ -97,18 +88,6 @@ fn client(base: &str, root: &str, tokens: Arc<dyn TokenSource>) -> GoogleDrive {
 
 fn p(s: &str) -> RelPath {
     RelPath::new(s).expect("path")
-}
-
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 /// Another Drive client, speaking raw HTTP (someone editing on the web).

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use cloudsync_core::{Kind, Tree};
 use cloudsync_emulator::faults::{Fault, FaultRule};
-use cloudsync_emulator::{Options, Provider};
+use cloudsync_emulator::Provider;
 use cloudsync_engine::remote::RemoteFactory;
+use cloudsync_tests::fixtures::emulator_accepting;
 
 const TOKEN: &str = "kill-test-token";
 /// Room for the JSON bodies of the RPC calls (listings, cursors) in the byte count.
@@ -49,16 +50,7 @@ fn killed_upload_resumes(case: Case) {
         .enable_all()
         .build()
         .expect("runtime");
-    let emulator = rt
-        .block_on(cloudsync_emulator::spawn(
-            case.provider,
-            "127.0.0.1:0".parse().expect("address"),
-            Options {
-                accept_token: Some(TOKEN.into()),
-                ..Options::default()
-            },
-        ))
-        .expect("emulator");
+    let emulator = rt.block_on(emulator_accepting(case.provider, TOKEN));
     let base = emulator.base_url.clone();
     if case.provider == Provider::Baidu {
         // Real Baidu allows about 10 listall calls a minute (tested in baidu.rs); three

@@ -30,8 +30,13 @@ case "$mode" in
       --local "$work/tray/Files" --remote "$work/tray/files-remote" >/dev/null
     "$cli" --config-dir "$config" connection add local --name Notes \
       --local "$work/tray/Notes" --remote "$work/tray/notes-remote" >/dev/null
+    # A daemon serves the config dir first: the app must become its client, and take
+    # the engine over when the daemon stops.
+    "$cli" --config-dir "$config" run >"$work/tray/daemon.log" 2>&1 &
+    daemon=$!
+    trap 'kill $daemon 2>/dev/null || true' EXIT
     # PyGObject comes from Debian's python3-gi, which a pyenv python cannot import.
-    /usr/bin/python3 "$here/tray.py" "$app" "$cli" "$config" "$work/tray/Files"
+    /usr/bin/python3 "$here/tray.py" "$app" "$cli" "$config" "$work/tray/Files" "$daemon"
     ;;
   tray-picture)
     # The tray menu as a panel draws it: with no StatusNotifier watcher on the bus the

@@ -4,13 +4,19 @@ com.canonical.dbusmenu: the items hold live values (status line, recently change
 files, one "Open sync folder" per connection), and clicking "Pause all" pauses every
 connection (checked with the `cloudsync` CLI, which talks to the app's engine).
 
-Usage: /usr/bin/python3 tray.py APP_BINARY CLI_BINARY CONFIG_DIR LOCAL_DIR
+The app starts while a `cloudsync run` daemon (DAEMON_PID) serves the config dir, so it
+runs as that daemon's client; once the menu is checked the daemon is stopped and the app
+must take the engine over (its control socket answers again, the paused state holds).
+
+Usage: /usr/bin/python3 tray.py APP_BINARY CLI_BINARY CONFIG_DIR LOCAL_DIR DAEMON_PID
 (run inside its own D-Bus session and X display; the config dir already holds two
 connections, "Files" with LOCAL_DIR as its sync folder, and "Notes").
 """
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +27,7 @@ gi.require_version("Gio", "2.0")
 from gi.repository import Gio, GLib  # noqa: E402
 
 APP, CLI, CONFIG, LOCAL = sys.argv[1:5]
+DAEMON = int(sys.argv[5])
 
 WATCHER_XML = """
 <node>
@@ -157,7 +164,32 @@ def check(bus):
     after = wait_for(lambda: (lambda m: m if "Paused" in m else None)(labels()), 20,
                      "the status line to say Paused")
     assert after["Resume all"]["enabled"] and not after["Pause all"]["enabled"], after
+
+    # The daemon goes away: the app hosts the engine from then on.
+    os.kill(DAEMON, signal.SIGTERM)
+    wait_for(lambda: not os.path.exists(f"/proc/{DAEMON}") or
+             open(f"/proc/{DAEMON}/stat").read().split()[2] == "Z", 20, "the daemon to stop")
+    wait_for(socket_answers, 30, "the app to serve the control socket after the daemon stopped")
+    assert all(c["state"] == "paused" for c in cli_status()), cli_status()
+    resume = labels()["Resume all"]["id"]
+    bus.call_sync(service, menu_path, "com.canonical.dbusmenu", "Event",
+                  GLib.Variant("(isvu)", (resume, "clicked", GLib.Variant("s", ""), int(time.time()))),
+                  None, Gio.DBusCallFlags.NONE, 5000, None)
+    wait_for(lambda: all(c["state"] != "paused" for c in cli_status()), 20,
+             "every connection resumed through the app's own engine")
     print("tray: passed", flush=True)
+
+
+def socket_answers():
+    """Whether something accepts connections on the config dir's control socket."""
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(os.path.join(CONFIG, "control.sock"))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
 
 
 if __name__ == "__main__":

@@ -199,6 +199,28 @@ def run(s):
     wait_for(lambda: remote_text("Documents/Ideas.txt") == "local ideas\n", 30,
              "the local version to reach the Demo cloud")
 
+    step("a mass delete waits for approval; Approve carries it out")
+    bulk = os.path.join(SYNC, "bulk")
+    os.makedirs(bulk)
+    for i in range(12):
+        with open(os.path.join(bulk, f"f{i:02}.txt"), "w") as f:
+            f.write(f"file {i}\n")
+    wait_for(lambda: sum(n.startswith("bulk/") for n in remote_files()) == 12, 60,
+             "the 12 files to reach the Demo cloud")
+    dropbox("/2/files/delete_v2", {"path": "/CloudSync/bulk"})
+    s.click_id("tab-overview")
+    s.wait_text("approval-panel", lambda t: "would be deleted on this computer" in t, timeout=60,
+                what="the plan deleting 12 local files waiting for approval")
+    s.wait_text("status-text", lambda t: "approval" in t.lower(), what="the approval state")
+    assert len(os.listdir(bulk)) == 12, "files were deleted before the approval"
+    s.screenshot(os.path.join(SHOTS, "main-approval.png"))
+    s.click_id("approve-button")
+    wait_for(lambda: not os.path.exists(bulk) or not os.listdir(bulk), 60,
+             "the approved deletes (into the trash)")
+    trash = os.path.join(SYNC, ".cloudsync-trash")
+    assert any("f00.txt" in names for _, _, names in os.walk(trash)), "the deleted files are in the trash"
+    wait_for(lambda: not s.find_all("approval-panel"), 30, "the approval panel to go away")
+
     step("unlink keeps the files on both sides")
     s.click_id("tab-overview")
     s.click_id("unlink-button")

@@ -6,12 +6,14 @@ import { attempt, ConfirmDialog, ErrorText, StateDot } from "./common";
 
 export function StatusText(props: { status: ConnectionStatus }) {
   const s = props.status;
-  // The raw state word is kept as is: it is what the CLI prints and what tests look for.
+  // The state word as the CLI prints it, spaced for reading; a plan waiting for approval
+  // has its own panel right below, so its reason is not repeated here.
+  const reason = s.state === "waiting-for-approval" ? null : s.reason;
   return (
     <p class={`status-text state-${s.state}`} data-testid="status-text">
       <StateDot state={s.state} />
-      <strong>{s.state}</strong>
-      {s.reason ? <span class="reason"> — {s.reason}</span> : null}
+      <strong>{s.state.replace(/-/g, " ")}</strong>
+      {reason ? <span class="reason"> — {reason}</span> : null}
     </p>
   );
 }

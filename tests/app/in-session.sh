@@ -8,19 +8,34 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 case "$mode" in
   e2e)
-    # A Google Drive stand-in for the wizard's browser sign-in; the app (started by the
-    # driver) inherits where it is and an app key through the environment.
+    # Stand-ins for Google Drive (browser sign-in) and Baidu (device code); the app,
+    # started by the driver, inherits where they are and the app keys through the
+    # environment.
     emulator="$(dirname "$cli")/cloudsync-emulator"
-    coproc EMU { exec "$emulator" gdrive --addr 127.0.0.1:0; }
-    emu_pid=$EMU_PID
-    read -r base <&"${EMU[0]}"
+    "$emulator" gdrive --addr 127.0.0.1:0 >"$work/gdrive.url" 2>"$work/gdrive.log" &
+    gdrive_pid=$!
+    "$emulator" baidu --addr 127.0.0.1:0 >"$work/baidu.url" 2>"$work/baidu.log" &
+    baidu_pid=$!
+    trap 'kill $gdrive_pid $baidu_pid 2>/dev/null || true' EXIT
+    for _ in $(seq 1 100); do
+      [ -s "$work/gdrive.url" ] && [ -s "$work/baidu.url" ] && break
+      sleep 0.1
+    done
+    base=$(head -n1 "$work/gdrive.url")
+    baidu_base=$(head -n1 "$work/baidu.url")
+    # Baidu: codes polled every second, and no listall quota (it has its own tests; here
+    # it would only slow the syncs down).
+    curl -fsS -X POST -H 'Content-Type: application/json' \
+      -d '{"device_interval": 1, "listall_per_minute": 0}' "$baidu_base/__emulator/baidu/settings" >/dev/null
     export CLOUDSYNC_GDRIVE_APP_KEY=e2e-app CLOUDSYNC_GDRIVE_API_BASE="$base" CLOUDSYNC_NO_BROWSER=1
+    export CLOUDSYNC_BAIDU_APP_KEY=e2e-baidu CLOUDSYNC_BAIDU_APP_SECRET=e2e-secret \
+      CLOUDSYNC_BAIDU_APP_NAME=CloudSync CLOUDSYNC_BAIDU_API_BASE="$baidu_base"
     export CLOUDSYNC_SECRETS=file
     port=$(free_port)
     native=$(free_port)
     tauri-driver --port "$port" --native-port "$native" >"$work/tauri-driver.log" 2>&1 &
     driver=$!
-    trap 'kill $driver $emu_pid 2>/dev/null || true; pkill -f "^$app( |$)" 2>/dev/null || true' EXIT
+    trap 'kill $driver $gdrive_pid $baidu_pid 2>/dev/null || true; pkill -f "^$app( |$)" 2>/dev/null || true' EXIT
     WEBDRIVER_URL="http://127.0.0.1:$port" python3 "$here/e2e.py" "$app" "$work/e2e" "$shots"
     ;;
   tray)

@@ -3,6 +3,8 @@ through tauri-driver and WebKitWebDriver. Elements are found by their data-testi
 
 import base64
 import json
+import os
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -29,6 +31,9 @@ class Session:
 
     def _call(self, method, path, body=None, timeout=60):
         data = None if body is None else json.dumps(body).encode()
+        if os.environ.get("WEBDRIVER_TRACE"):
+            print(f"webdriver: {method} {path} {body if body and len(str(body)) < 200 else ''}",
+                  file=sys.stderr, flush=True)
         # tauri-driver reuses its connections to WebKitWebDriver, which closes idle ones;
         # a request that meets a closed one fails before it is sent ("SendRequest") and
         # the proxy drops ours. It never reached the browser, so sending it again is safe.

@@ -183,7 +183,7 @@ pub async fn run(
         app,
         provider: cloud.id(),
     };
-    let method = cloud.default_method();
+    let method = cloud.default_method(&keys);
     let task = tokio::spawn(async move {
         signin::sign_in(&oauth, method, &ui, signin::SIGN_IN_TIMEOUT)
             .await

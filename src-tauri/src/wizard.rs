@@ -535,6 +535,7 @@ mod tests {
                 secret: None,
                 name: None,
                 api_base: Some("http://127.0.0.1:9".into()),
+                redirect_port: None,
             },
             tokens: cloudsync_providers::oauth::stored::StoredTokens::parse("tok"),
             account: "dbid:1".into(),

@@ -234,7 +234,8 @@ def run(s):
     assert os.path.exists(welcome), "unlink removed a local file"
     assert "Welcome to CloudSync.txt" in remote_files(), "unlink removed a remote file"
 
-    google_drive(s, main_window)
+    browser_sign_in(s, main_window, "gdrive", "Google Drive", "alice")
+    browser_sign_in(s, main_window, "dropbox", "Dropbox", "carol")
     baidu(s, main_window)
     step("passed")
 
@@ -255,21 +256,23 @@ def play_browser(url, account):
         assert back.status == 200, f"the app's listener answered {back.status}"
 
 
-def google_drive(s, main_window):
-    """Signing in to Google Drive from the wizard (against the emulator the test script
-    started; the app was told its address and an app key through the environment)."""
-    step("Google Drive: sign in through the browser from the wizard")
-    folder = os.path.join(WORK, "Drive sync")
+def browser_sign_in(s, main_window, provider, name, account):
+    """Signing in to `provider` from the wizard through the browser flow (against the
+    emulator the test script started; the app was told its address, an app key and, for
+    Dropbox, its registered redirect port through the environment), then a local file
+    goes up."""
+    step(f"{name}: sign in through the browser from the wizard")
+    folder = os.path.join(WORK, f"{name} sync")
     os.makedirs(folder)
     s.click_id("add-connection")
     switch_to_new_window(s, [main_window])
-    s.click_id("provider-gdrive")
+    s.click_id(f"provider-{provider}")
     s.click_id("wizard-next")
     s.click_id("sign-in-start")
     url = s.wait_text("sign-in-url", lambda t: t.startswith("http"), what="the sign-in page address").strip()
-    play_browser(url, "alice")
-    s.wait_text("sign-in-account", lambda t: "alice" in t, timeout=30, what="the signed-in account")
-    s.screenshot(os.path.join(SHOTS, "wizard-signed-in.png"))
+    play_browser(url, account)
+    s.wait_text("sign-in-account", lambda t: "Signed in as" in t, timeout=30, what="the signed-in account")
+    s.screenshot(os.path.join(SHOTS, f"wizard-signed-in-{provider}.png"))
     s.click_id("wizard-next")
     s.set_value("local-folder-input", folder)
     wait_for(lambda: not s.find_all("local-folder-error"), 10, "the folder check")
@@ -278,14 +281,13 @@ def google_drive(s, main_window):
     s.find("summary")
     finish_wizard(s, main_window)
 
-    step("Google Drive: a local file is uploaded")
-    with open(os.path.join(folder, "to-drive.txt"), "w") as f:
-        f.write("for the drive\n")
-    s.click_id("conn-item-Google Drive")
+    step(f"{name}: a local file is uploaded")
+    with open(os.path.join(folder, f"to-{provider}.txt"), "w") as f:
+        f.write(f"for {name}\n")
+    s.click_id(f"conn-item-{name}")
     s.click_id("tab-activity")
-    s.wait_text("activity-row", lambda t: "to-drive.txt" in t and "upload" in t, timeout=60,
-                what="the upload to Google Drive in Activity")
-
+    s.wait_text("activity-row", lambda t: f"to-{provider}.txt" in t and "upload" in t, timeout=60,
+                what=f"the upload to {name} in Activity")
 
 
 def baidu(s, main_window):

@@ -16,9 +16,11 @@ case "$mode" in
     gdrive_pid=$!
     "$emulator" baidu --addr 127.0.0.1:0 >"$work/baidu.url" 2>"$work/baidu.log" &
     baidu_pid=$!
-    trap 'kill $gdrive_pid $baidu_pid 2>/dev/null || true' EXIT
+    "$emulator" dropbox --addr 127.0.0.1:0 >"$work/dropbox.url" 2>"$work/dropbox.log" &
+    dropbox_pid=$!
+    trap 'kill $gdrive_pid $baidu_pid $dropbox_pid 2>/dev/null || true' EXIT
     for _ in $(seq 1 100); do
-      [ -s "$work/gdrive.url" ] && [ -s "$work/baidu.url" ] && break
+      [ -s "$work/gdrive.url" ] && [ -s "$work/baidu.url" ] && [ -s "$work/dropbox.url" ] && break
       sleep 0.1
     done
     base=$(head -n1 "$work/gdrive.url")
@@ -28,6 +30,9 @@ case "$mode" in
     curl -fsS -X POST -H 'Content-Type: application/json' \
       -d '{"device_interval": 1, "listall_per_minute": 0}' "$baidu_base/__emulator/baidu/settings" >/dev/null
     export CLOUDSYNC_GDRIVE_APP_KEY=e2e-app CLOUDSYNC_GDRIVE_API_BASE="$base" CLOUDSYNC_NO_BROWSER=1
+    # Dropbox's redirect port is the one "registered" for the app: a free one here.
+    export CLOUDSYNC_DROPBOX_APP_KEY=e2e-dropbox CLOUDSYNC_DROPBOX_API_BASE="$(head -n1 "$work/dropbox.url")" \
+      CLOUDSYNC_DROPBOX_REDIRECT_PORT="$(free_port)"
     export CLOUDSYNC_BAIDU_APP_KEY=e2e-baidu CLOUDSYNC_BAIDU_APP_SECRET=e2e-secret \
       CLOUDSYNC_BAIDU_APP_NAME=CloudSync CLOUDSYNC_BAIDU_API_BASE="$baidu_base"
     export CLOUDSYNC_SECRETS=file
@@ -35,7 +40,7 @@ case "$mode" in
     native=$(free_port)
     tauri-driver --port "$port" --native-port "$native" >"$work/tauri-driver.log" 2>&1 &
     driver=$!
-    trap 'kill $driver $gdrive_pid $baidu_pid 2>/dev/null || true; pkill -f "^$app( |$)" 2>/dev/null || true' EXIT
+    trap 'kill $driver $gdrive_pid $baidu_pid $dropbox_pid 2>/dev/null || true; pkill -f "^$app( |$)" 2>/dev/null || true' EXIT
     WEBDRIVER_URL="http://127.0.0.1:$port" python3 "$here/e2e.py" "$app" "$work/e2e" "$shots"
     ;;
   tray)

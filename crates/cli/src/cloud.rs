@@ -36,7 +36,7 @@ fn method(cloud: Cloud, choice: Option<SignInArg>, port: Option<u16>) -> Method 
         (Cloud::Dropbox, _) => loopback(DROPBOX_REDIRECT_PORT),
         (Cloud::Gdrive, _) => loopback(0),
         (Cloud::Baidu, Some(SignInArg::Browser)) => loopback(0),
-        (Cloud::Baidu, None) => cloud.default_method(),
+        (Cloud::Baidu, None) => Method::DeviceCode,
     }
 }
 
@@ -145,6 +145,7 @@ async fn obtain_tokens(
     cloud: Cloud,
     app: &OAuthApp,
     args: &SignInArgs,
+    configured_port: Option<u16>,
 ) -> anyhow::Result<StoredTokens> {
     if let Some(var) = &args.token_env {
         let token =
@@ -159,7 +160,7 @@ async fn obtain_tokens(
              CLOUDSYNC_BAIDU_APP_SECRET"
         );
     }
-    let method = method(cloud, args.sign_in, args.redirect_port);
+    let method = method(cloud, args.sign_in, args.redirect_port.or(configured_port));
     let ui = TerminalUi {
         open_browser: !args.no_browser,
     };
@@ -233,7 +234,7 @@ async fn prepare(
     let keys = setup::app_keys(cloud, dir.root(), args.app_key, secret, args.api_base)?;
     let config = setup::config(&keys, args.remote_root);
     let app = cloud.app(&keys);
-    let tokens = obtain_tokens(cloud, &app, args.sign_in).await?;
+    let tokens = obtain_tokens(cloud, &app, args.sign_in, keys.redirect_port).await?;
     let account = setup::account_of(cloud, &config, &tokens).await?;
     Ok((config, tokens, account))
 }
@@ -308,9 +309,10 @@ async fn renew_tokens(
             .get("api_base")
             .and_then(|v| v.as_str())
             .map(str::to_string),
+        redirect_port: None,
     };
     let app = cloud.app(&keys);
-    let tokens = obtain_tokens(cloud, &app, args).await?;
+    let tokens = obtain_tokens(cloud, &app, args, None).await?;
     let account = setup::account_of(cloud, &config, &tokens).await?;
     let expected = text("credential")
         .strip_prefix(&format!("{}:", cloud.id()))

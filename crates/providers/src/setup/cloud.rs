@@ -4,10 +4,11 @@
 //!
 //! App keys are configuration, looked up in this order: what the caller passes (`--app-key`),
 //! the environment (`CLOUDSYNC_DROPBOX_APP_KEY`, `CLOUDSYNC_GDRIVE_APP_KEY`,
-//! `CLOUDSYNC_BAIDU_APP_KEY`, and `..._APP_SECRET`, `..._APP_NAME`, `..._API_BASE`), then
+//! `CLOUDSYNC_BAIDU_APP_KEY`, and `..._APP_SECRET`, `..._APP_NAME`, `..._API_BASE`,
+//! `..._REDIRECT_PORT`), then
 //! `config.json` in the config dir: `{"dropbox": {"app_key": "..."}, "gdrive": {"app_key":
 //! "...", "app_secret": "..."}, "baidu": {"app_key": "...", "app_secret": "...",
-//! "app_name": "..."}}` (each may also carry `api_base`).
+//! "app_name": "..."}}` (each may also carry `api_base` and `redirect_port`).
 
 use std::path::Path;
 
@@ -73,13 +74,16 @@ impl Cloud {
     }
 
     /// How the user signs in unless asked otherwise: the browser with a loopback redirect
-    /// (Dropbox on its registered port, Google on any), or Baidu's device code.
-    pub fn default_method(self) -> Method {
+    /// (Dropbox on its registered port, the configured one or 53682; Google on any), or
+    /// Baidu's device code.
+    pub fn default_method(self, keys: &AppKeys) -> Method {
         match self {
             Cloud::Dropbox => Method::Loopback {
-                port: DROPBOX_REDIRECT_PORT,
+                port: keys.redirect_port.unwrap_or(DROPBOX_REDIRECT_PORT),
             },
-            Cloud::Gdrive => Method::Loopback { port: 0 },
+            Cloud::Gdrive => Method::Loopback {
+                port: keys.redirect_port.unwrap_or(0),
+            },
             Cloud::Baidu => Method::DeviceCode,
         }
     }
@@ -96,6 +100,8 @@ pub struct AppKeys {
     pub name: Option<String>,
     /// Every host of the provider replaced by this base URL (the emulator, a proxy).
     pub api_base: Option<String>,
+    /// The loopback port registered as the redirect URI (Dropbox needs one).
+    pub redirect_port: Option<u16>,
 }
 
 /// The app keys for `cloud`: `key`, `secret` and `api_base` when given, else the
@@ -154,8 +160,22 @@ pub fn app_keys(
             )));
         }
     }
+    let redirect_port = match env("REDIRECT_PORT").or_else(|| {
+        config
+            .get(cloud.id())
+            .and_then(|p| p.get("redirect_port"))
+            .map(|v| v.to_string().trim_matches('"').to_string())
+    }) {
+        Some(p) => Some(p.parse::<u16>().map_err(|_| {
+            SetupError(format!(
+                "the redirect port must be a number from 0 to 65535 (got {p:?})"
+            ))
+        })?),
+        None => None,
+    };
     Ok(AppKeys {
         key,
+        redirect_port,
         secret: secret
             .or_else(|| env("APP_SECRET"))
             .or_else(|| from_file("app_secret")),
@@ -230,7 +250,7 @@ mod tests {
         // No variable of this test's provider is set in the test environment.
         std::fs::write(
             tmp.path().join("config.json"),
-            r#"{"baidu": {"app_key": "fk", "app_secret": "fs", "app_name": "App", "api_base": "http://127.0.0.1:9/"}}"#,
+            r#"{"baidu": {"app_key": "fk", "app_secret": "fs", "app_name": "App", "api_base": "http://127.0.0.1:9/", "redirect_port": 8080}}"#,
         )
         .expect("write");
         let k = app_keys(Cloud::Baidu, tmp.path(), None, None, None).expect("keys");
@@ -241,6 +261,7 @@ mod tests {
                 secret: Some("fs".into()),
                 name: Some("App".into()),
                 api_base: Some("http://127.0.0.1:9".into()),
+                redirect_port: Some(8080),
             }
         );
         let k = app_keys(

@@ -22,7 +22,7 @@ pub fn message(event: &Event) -> Option<(&'static str, String, String)> {
         } => Some((
             "conflict",
             format!("Conflict in {connection}"),
-            format!("{path} changed on both sides; the other version is kept as {loser}."),
+            format!("{path} changed on both sides. The other version: {loser}."),
         )),
         Event::Error {
             connection,

@@ -56,7 +56,8 @@ case "$mode" in
     daemon=$!
     trap 'kill $daemon 2>/dev/null || true' EXIT
     # PyGObject comes from Debian's python3-gi, which a pyenv python cannot import.
-    /usr/bin/python3 "$here/tray.py" "$app" "$cli" "$config" "$work/tray/Files" "$daemon"
+    /usr/bin/python3 "$here/tray.py" "$app" "$cli" "$config" "$work/tray/Files" "$daemon" \
+      "$work/tray/files-remote"
     ;;
   tray-picture)
     # The tray menu as a panel draws it: with no StatusNotifier watcher on the bus the

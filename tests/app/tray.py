@@ -8,7 +8,10 @@ The app starts while a `cloudsync run` daemon (DAEMON_PID) serves the config dir
 runs as that daemon's client; once the menu is checked the daemon is stopped and the app
 must take the engine over (its control socket answers again, the paused state holds).
 
-Usage: /usr/bin/python3 tray.py APP_BINARY CLI_BINARY CONFIG_DIR LOCAL_DIR DAEMON_PID
+It also stands in for the desktop's notification server (a conflict must show one), and
+checks that a second launch only hands over to the running app and exits.
+
+Usage: /usr/bin/python3 tray.py APP_BINARY CLI_BINARY CONFIG_DIR LOCAL_DIR DAEMON_PID REMOTE_DIR
 (run inside its own D-Bus session and X display; the config dir already holds two
 connections, "Files" with LOCAL_DIR as its sync folder, and "Notes").
 """
@@ -28,6 +31,44 @@ from gi.repository import Gio, GLib  # noqa: E402
 
 APP, CLI, CONFIG, LOCAL = sys.argv[1:5]
 DAEMON = int(sys.argv[5])
+REMOTE = sys.argv[6]
+
+NOTIFICATIONS_XML = """
+<node>
+  <interface name="org.freedesktop.Notifications">
+    <method name="Notify">
+      <arg type="s" direction="in"/><arg type="u" direction="in"/><arg type="s" direction="in"/>
+      <arg type="s" direction="in"/><arg type="s" direction="in"/><arg type="as" direction="in"/>
+      <arg type="a{sv}" direction="in"/><arg type="i" direction="in"/>
+      <arg type="u" direction="out"/>
+    </method>
+    <method name="GetCapabilities"><arg type="as" direction="out"/></method>
+    <method name="GetServerInformation">
+      <arg type="s" direction="out"/><arg type="s" direction="out"/>
+      <arg type="s" direction="out"/><arg type="s" direction="out"/>
+    </method>
+    <method name="CloseNotification"><arg type="u" direction="in"/></method>
+    <signal name="NotificationClosed"><arg type="u"/><arg type="u"/></signal>
+    <signal name="ActionInvoked"><arg type="u"/><arg type="s"/></signal>
+  </interface>
+</node>
+"""
+
+notifications = []
+
+
+def on_notification_call(conn, sender, path, iface, method, params, invocation):
+    """A desktop's notification server, as far as the app uses it: it records what it shows."""
+    if method == "Notify":
+        app, _, _, summary, body = params.unpack()[:5]
+        notifications.append((summary, body))
+        invocation.return_value(GLib.Variant("(u)", (len(notifications),)))
+    elif method == "GetCapabilities":
+        invocation.return_value(GLib.Variant("(as)", (["body"],)))
+    elif method == "GetServerInformation":
+        invocation.return_value(GLib.Variant("(ssss)", ("test", "cloudsync", "1", "1.2")))
+    else:
+        invocation.return_value(None)
 
 WATCHER_XML = """
 <node>
@@ -101,6 +142,11 @@ def main():
     node = Gio.DBusNodeInfo.new_for_xml(WATCHER_XML)
     bus.register_object("/StatusNotifierWatcher", node.interfaces[0], on_call, on_get, None)
     Gio.bus_own_name_on_connection(bus, "org.kde.StatusNotifierWatcher",
+                                   Gio.BusNameOwnerFlags.NONE, None, None)
+    notes = Gio.DBusNodeInfo.new_for_xml(NOTIFICATIONS_XML)
+    bus.register_object("/org/freedesktop/Notifications", notes.interfaces[0],
+                        on_notification_call, None, None)
+    Gio.bus_own_name_on_connection(bus, "org.freedesktop.Notifications",
                                    Gio.BusNameOwnerFlags.NONE, None, None)
     pump(0.5)
 
@@ -177,6 +223,22 @@ def check(bus):
                   None, Gio.DBusCallFlags.NONE, 5000, None)
     wait_for(lambda: all(c["state"] != "paused" for c in cli_status()), 20,
              "every connection resumed through the app's own engine")
+
+    # A conflict is worth a desktop notification.
+    with open(os.path.join(LOCAL, "plan.txt"), "w") as f:
+        f.write("the local plan\n")
+    with open(os.path.join(REMOTE, "plan.txt"), "w") as f:
+        f.write("the remote plan\n")
+    note = wait_for(lambda: [n for n in notifications if "Conflict" in n[0]], 60,
+                    "a desktop notification of the conflict")
+    assert "plan.txt" in note[0][1], note
+    print(f"tray: notification {note[0]}", flush=True)
+
+    # A second launch on the same desktop session only brings the first one forward.
+    second = subprocess.run([APP, "--config-dir", CONFIG, "--minimized"], timeout=30,
+                            capture_output=True)
+    assert second.returncode == 0, second
+    assert socket_answers(), "the first instance still serves the engine"
     print("tray: passed", flush=True)
 
 

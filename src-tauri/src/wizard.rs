@@ -347,12 +347,11 @@ pub async fn remote_folders(
     src: &Sources<'_>,
 ) -> Result<Vec<String>, AppError> {
     let path = path.trim_matches('/');
-    let mut names = if form.provider == "local" {
-        local_folders(Path::new(&join_remote(
-            form.required("path", "the remote folder")?,
-            path,
-        )))?
-    } else {
+    if form.provider == "local" {
+        let dir = join_remote(form.required("path", "the remote folder")?, path);
+        return local_folders(Path::new(&dir)).map(shown_folders);
+    }
+    {
         let (provider, config) = match Cloud::from_id(&form.provider) {
             // Browsing starts at the top of the account (Dropbox: all of it; Drive: My
             // Drive; Baidu: the app folder), not at the default folder.
@@ -381,11 +380,8 @@ pub async fn remote_folders(
                 )
             }
         };
-        folders_in(provider, &config, path).await?
-    };
-    names.retain(|n| !n.starts_with(".cloudsync"));
-    names.sort_by_key(|n| n.to_lowercase());
-    Ok(names)
+        folders_in(provider, &config, path).await
+    }
 }
 
 /// The folders directly inside `path` of the remote `provider` opens with `config`.
@@ -400,7 +396,7 @@ pub async fn folders_in(
     let path = path.trim_matches('/');
     let remote = cloudsync_providers::Factory.open(provider, config)?;
     let listing = remote.list(&Default::default()).await?;
-    let mut names: Vec<String> = listing
+    let names: Vec<String> = listing
         .nodes
         .iter()
         .filter(|n| n.kind == Kind::Dir)
@@ -409,10 +405,16 @@ pub async fn folders_in(
             let (parent, name) = full.rsplit_once('/').unwrap_or(("", full));
             (parent.eq_ignore_ascii_case(path)).then(|| name.to_string())
         })
-        .filter(|n| !n.starts_with(".cloudsync"))
         .collect();
+    Ok(shown_folders(names))
+}
+
+/// Folder names as the browser shows them: CloudSync's own folders left out, sorted
+/// case-insensitively.
+fn shown_folders(mut names: Vec<String>) -> Vec<String> {
+    names.retain(|n| !n.starts_with(".cloudsync"));
     names.sort_by_key(|n| n.to_lowercase());
-    Ok(names)
+    names
 }
 
 fn local_folders(dir: &Path) -> Result<Vec<String>, AppError> {

@@ -112,6 +112,16 @@ def finish_wizard(s, main_window):
     s.switch(main_window)
 
 
+def folder_defaults_finish(s, main_window, folder):
+    """The wizard's folder step with `folder`, default options, the summary, Finish."""
+    s.set_value("local-folder-input", folder)
+    wait_for(lambda: not s.find_all("local-folder-error"), 10, "the folder check")
+    s.click_id("wizard-next")
+    s.click_id("wizard-next")
+    s.find("summary")
+    finish_wizard(s, main_window)
+
+
 def run(s):
     main_window = s.handles()[0]
     s.find("empty-state")
@@ -274,12 +284,7 @@ def browser_sign_in(s, main_window, provider, name, account):
     s.wait_text("sign-in-account", lambda t: "Signed in as" in t, timeout=30, what="the signed-in account")
     s.screenshot(os.path.join(SHOTS, f"wizard-signed-in-{provider}.png"))
     s.click_id("wizard-next")
-    s.set_value("local-folder-input", folder)
-    wait_for(lambda: not s.find_all("local-folder-error"), 10, "the folder check")
-    s.click_id("wizard-next")
-    s.click_id("wizard-next")
-    s.find("summary")
-    finish_wizard(s, main_window)
+    folder_defaults_finish(s, main_window, folder)
 
     step(f"{name}: a local file is uploaded")
     with open(os.path.join(folder, f"to-{provider}.txt"), "w") as f:
@@ -312,12 +317,7 @@ def baidu(s, main_window):
     # Baidu names accounts by number (uk).
     s.wait_text("sign-in-account", lambda t: re.search(r"\d{5,}", t), timeout=30, what="the Baidu account")
     s.click_id("wizard-next")
-    s.set_value("local-folder-input", folder)
-    wait_for(lambda: not s.find_all("local-folder-error"), 10, "the folder check")
-    s.click_id("wizard-next")
-    s.click_id("wizard-next")
-    s.find("summary")
-    finish_wizard(s, main_window)
+    folder_defaults_finish(s, main_window, folder)
 
     step("Baidu: a local file is uploaded")
     with open(os.path.join(folder, "to-baidu.txt"), "w") as f:

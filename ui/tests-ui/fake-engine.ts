@@ -14,6 +14,7 @@ import type {
   Transfer,
   WizardForm,
 } from "../src/api";
+import { defaultSettings } from "../src/logic/settingsForm";
 
 export interface Call {
   cmd: string;
@@ -22,23 +23,8 @@ export interface Call {
 
 const T0 = Date.UTC(2026, 10, 25, 9, 30, 0);
 
-export function defaults(): Settings {
-  return {
-    mode: "two-way",
-    no_delete: false,
-    conflict: "keep-local",
-    exclude: [],
-    exclude_extensions: [],
-    max_size: null,
-    skip_remote_folders: [],
-    poll_interval_secs: 30,
-    schedule: null,
-    bwlimit_up: null,
-    bwlimit_down: null,
-    transfers: 4,
-    remote_trash: true,
-  };
-}
+/** The engine's defaults, as the page itself knows them. */
+export const defaults = defaultSettings;
 
 export function status(name: string, extra: Partial<ConnectionStatus> = {}): ConnectionStatus {
   return {

@@ -76,7 +76,7 @@ case "$mode" in
     "$app" --config-dir "$dir/config" --minimized >"$dir/app.log" 2>&1 &
     app_pid=$!
     trap 'kill $panel $app_pid 2>/dev/null || true' EXIT
-    width=$(xdpyinfo 2>/dev/null | awk '/dimensions:/ {split($2, d, "x"); print d[1]}')
+    width=$(xdpyinfo 2>/dev/null | awk '/dimensions:/ {split($2, d, "x"); print d[1]}' || true)
     width=${width:-1280}
     # Wait for the upload of report.txt to reach the menu's recent files.
     for _ in $(seq 1 60); do

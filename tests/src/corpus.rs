@@ -23,16 +23,25 @@ pub enum Server {
     Moto,
     /// S3 on s3rver (keys in a folder).
     S3rver,
+    /// Dropbox on the in-process Dropbox emulator (names in memory).
+    Dropbox,
+    /// Google Drive on the in-process Drive emulator (names in memory).
+    GoogleDrive,
+    /// Baidu Netdisk on the in-process Baidu emulator (names in memory).
+    Baidu,
 }
 
 impl Server {
     /// Every column of the table, in order.
-    pub const ALL: [Server; 5] = [
+    pub const ALL: [Server; 8] = [
         Server::Local,
         Server::RcloneWebdav,
         Server::WsgiDav,
         Server::Moto,
         Server::S3rver,
+        Server::Dropbox,
+        Server::GoogleDrive,
+        Server::Baidu,
     ];
 
     /// The column heading.
@@ -43,13 +52,38 @@ impl Server {
             Server::WsgiDav => "webdav-wsgidav",
             Server::Moto => "s3-moto",
             Server::S3rver => "s3-s3rver",
+            Server::Dropbox => "dropbox-emulator",
+            Server::GoogleDrive => "gdrive-emulator",
+            Server::Baidu => "baidu-emulator",
         }
     }
 
     /// True when the server keeps names in a Linux folder, so a name longer than 255
     /// bytes cannot be stored there at all.
     pub fn file_backed(self) -> bool {
-        !matches!(self, Server::Moto)
+        !matches!(
+            self,
+            Server::Moto | Server::Dropbox | Server::GoogleDrive | Server::Baidu
+        )
+    }
+
+    /// True when the backend's protocol cannot carry control characters in a name, so
+    /// its provider rules skip them (WebDAV: rclone rewrites them to the U+2400 pictures;
+    /// S3: XML 1.0 bodies cannot carry most of them). The cloud APIs take names as JSON
+    /// (Dropbox, Drive) or form fields (Baidu), where any character can be escaped.
+    pub fn skips_control_characters(self) -> bool {
+        matches!(
+            self,
+            Server::RcloneWebdav | Server::WsgiDav | Server::Moto | Server::S3rver
+        )
+    }
+
+    /// True when the server stores no name ending in `.` or white space, so a
+    /// tail-character name can only go up (renamed first) and never be placed on the
+    /// server to come down. Baidu: "文件名或路径名开头结尾不能是"."或空白字符" (reference
+    /// 3.9, errno -7).
+    pub fn refuses_tail_characters(self) -> bool {
+        matches!(self, Server::Baidu)
     }
 }
 
@@ -91,6 +125,9 @@ pub struct NameCase {
     pub name: String,
     /// Which family it belongs to (why it is in the corpus).
     pub family: &'static str,
+    /// The whole `name` is one name even where it holds `/` (only Google Drive can store
+    /// such a name; no local disk can).
+    pub single: bool,
     outcome: Outcome,
     overrides: Vec<(Server, Outcome)>,
 }
@@ -106,7 +143,17 @@ impl NameCase {
 
     /// True when a local file can carry the name (Linux: at most 255 bytes a component).
     pub fn fits_local_disk(&self) -> bool {
-        self.name.split('/').all(|c| c.len() <= 255)
+        !(self.single && self.name.contains('/')) && self.name.split('/').all(|c| c.len() <= 255)
+    }
+
+    /// The name as a listing reports it: a name holding `/` is no valid local name, so
+    /// backends list it as skipped under a percent-encoded spelling (`%` and `/` encoded).
+    pub fn listed_name(&self) -> String {
+        if self.single {
+            self.name.replace('%', "%25").replace('/', "%2F")
+        } else {
+            self.name.clone()
+        }
     }
 }
 
@@ -114,6 +161,7 @@ fn case(family: &'static str, name: impl Into<String>, outcome: Outcome) -> Name
     NameCase {
         name: name.into(),
         family,
+        single: false,
         outcome,
         overrides: Vec::new(),
     }
@@ -286,15 +334,101 @@ fn control_characters() -> Vec<NameCase> {
         })
         .collect();
     out.push(case("control", "ends in cr\r", Outcome::Same));
-    // Network servers rewrite or refuse control characters, so those backends skip them.
+    // WebDAV and S3 servers rewrite or refuse control characters, so those backends skip
+    // them; the cloud APIs carry them escaped and store them.
     for c in &mut out {
         c.overrides = Server::ALL
             .into_iter()
-            .filter(|s| *s != Server::Local)
+            .filter(|s| s.skips_control_characters())
             .map(|s| (s, Outcome::Skipped("provider-name")))
             .collect();
     }
     out
+}
+
+/// The spec's provider rules: Dropbox skips names starting with `.dropbox` or `.cache`
+/// (the spec's `.` prefix already covers those) and names containing `.dropbox`; Baidu
+/// names containing `.baohe` or `.cache`. All compared ignoring ASCII case
+/// (`rules::provider_name_rule`).
+fn provider_rules() -> Vec<NameCase> {
+    let dropbox = [
+        "notes.dropbox",
+        "A.DROPBOX.txt",
+        "my.dropboxfolder",
+        "x.dropbox dir/inside.txt",
+    ];
+    let baidu = [
+        "x.baohe",
+        "a.Baohe.txt",
+        "data.cache",
+        "web.CACHE.d",
+        "x.baohe dir/inside.txt",
+    ];
+    let mut out = Vec::new();
+    for n in dropbox {
+        let mut c = case("provider-rule", n, Outcome::Same);
+        c.overrides = vec![(Server::Dropbox, Outcome::Skipped("provider-name"))];
+        out.push(c);
+    }
+    for n in baidu {
+        let mut c = case("provider-rule", n, Outcome::Same);
+        c.overrides = vec![(Server::Baidu, Outcome::Skipped("provider-name"))];
+        out.push(c);
+    }
+    // Near misses: the rules need the dot.
+    for n in ["dropbox.txt", "baohe.txt", "cache.txt"] {
+        out.push(case("provider-rule", n, Outcome::Same));
+    }
+    out
+}
+
+/// Names holding `/`: Google Drive stores them ("names are case-sensitive and may contain
+/// `/`", reference 2.3); no other server and no local disk can. The Drive backend lists
+/// them as skipped (`invalid-name`) under an encoded spelling, so a `/` never becomes a
+/// path separator here.
+fn slash_names() -> Vec<NameCase> {
+    ["either/or.txt", "/etc/passwd", "../up a level.txt"]
+        .into_iter()
+        .map(|n| {
+            let mut c = case("slash", n, Outcome::Unstorable);
+            c.single = true;
+            c.overrides = vec![(Server::GoogleDrive, Outcome::Skipped("invalid-name"))];
+            c
+        })
+        .collect()
+}
+
+/// Dropbox refuses names with characters beyond the Basic Multilingual Plane (emoji and
+/// the like; reference 1.1 "Dropbox rejects emoji in names", 1.3 "Emoji (non-BMP)
+/// rejected"; the emulator answers `disallowed_name`): a local file with one stays local,
+/// failing; the server cannot hold one at all.
+fn dropbox_refuses_astral(all: &mut [NameCase]) {
+    for c in all {
+        if !c.name.chars().any(|ch| u32::from(ch) > 0xFFFF) {
+            continue;
+        }
+        let on_dropbox = match c.expect(Server::Dropbox) {
+            Outcome::Same => Outcome::Refused,
+            Outcome::Skipped("invalid-name") => Outcome::Unstorable,
+            other => other,
+        };
+        c.overrides.push((Server::Dropbox, on_dropbox));
+    }
+}
+
+/// Baidu stores no name starting with white space or ending with white space other than a
+/// space (reference 3.9; `rules::provider_limit_rule` skips them up front).
+fn baidu_skips_white_space_edges(all: &mut [NameCase]) {
+    for c in all {
+        let edge = c.name.split('/').any(|n| {
+            n.starts_with(char::is_whitespace)
+                || n.ends_with(|ch: char| ch.is_whitespace() && ch != ' ')
+        });
+        if edge && c.expect(Server::Baidu) == Outcome::Same {
+            c.overrides
+                .push((Server::Baidu, Outcome::Skipped("provider-name")));
+        }
+    }
 }
 
 fn tail_characters() -> Vec<NameCase> {
@@ -441,6 +575,10 @@ pub fn corpus() -> Vec<NameCase> {
     all.extend(windows_reserved());
     all.extend(spec_rules());
     all.extend(folders_and_lookalikes());
+    all.extend(provider_rules());
+    all.extend(slash_names());
+    dropbox_refuses_astral(&mut all);
+    baidu_skips_white_space_edges(&mut all);
     all
 }
 
@@ -495,9 +633,12 @@ pub fn render_table() -> String {
          skipped` with that rule;\n\
          # renamed:TailCharacterConflict = renamed on its side to \
          NAME_HOST_YYYYMMDD_TailCharacterConflict;\n\
-         # unstorable = the server's own storage cannot hold the name (over 255 bytes);\n\
+         # unstorable = the server cannot hold the name at all (over 255 bytes on a \
+         file-backed server, a `/` inside, emoji on Dropbox);\n\
          # refused-by-server = the server refuses to store it: it stays local, reported as \
          failing, holding back nothing else.\n\
+         # baidu-emulator stores no name ending in `.` or white space: such names only go \
+         up (renamed first).\n\
          # Names are shown with \\t \\n \\r \\xNN \\u{...} escapes for invisible \
          characters.\n",
     );
@@ -531,6 +672,75 @@ mod tests {
         assert!(all.len() >= 200, "only {} names", all.len());
         let distinct: BTreeSet<&str> = all.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(distinct.len(), all.len(), "a name appears twice");
+    }
+
+    fn find(name: &str) -> NameCase {
+        corpus()
+            .into_iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("{name} is in the corpus"))
+    }
+
+    #[test]
+    fn dropbox_refuses_the_names_beyond_the_basic_multilingual_plane_only() {
+        assert_eq!(
+            find("emoji \u{1f600}.txt").expect(Server::Dropbox),
+            Outcome::Refused
+        );
+        assert_eq!(
+            find("emoji \u{1f600}.txt").expect(Server::GoogleDrive),
+            Outcome::Same
+        );
+        // U+2764 U+FE0F: an emoji made of BMP characters only.
+        assert_eq!(
+            find("heart \u{2764}\u{fe0f}.txt").expect(Server::Dropbox),
+            Outcome::Same
+        );
+        assert_eq!(
+            find(&"\u{1f600}".repeat(64)).expect(Server::Dropbox),
+            Outcome::Unstorable
+        );
+        for c in corpus() {
+            let astral = c.name.chars().any(|ch| u32::from(ch) > 0xFFFF);
+            let refused = c.expect(Server::Dropbox) == Outcome::Refused;
+            assert_eq!(astral, refused, "{}", visible(&c.name));
+        }
+    }
+
+    #[test]
+    fn names_holding_a_slash_exist_on_drive_only() {
+        let slashed: Vec<NameCase> = corpus().into_iter().filter(|c| c.single).collect();
+        assert!(!slashed.is_empty());
+        for c in slashed {
+            assert!(!c.fits_local_disk());
+            for s in Server::ALL {
+                let want = if s == Server::GoogleDrive {
+                    Outcome::Skipped("invalid-name")
+                } else {
+                    Outcome::Unstorable
+                };
+                assert_eq!(c.expect(s), want, "{} on {}", c.name, s.column());
+            }
+        }
+        assert_eq!(find("either/or.txt").listed_name(), "either%2For.txt");
+        assert_eq!(find("a b/c d/e f.txt").listed_name(), "a b/c d/e f.txt");
+    }
+
+    #[test]
+    fn provider_rules_apply_to_their_own_provider_only() {
+        let c = find("A.DROPBOX.txt");
+        assert_eq!(c.expect(Server::Dropbox), Outcome::Skipped("provider-name"));
+        assert_eq!(c.expect(Server::Baidu), Outcome::Same);
+        let c = find("data.cache");
+        assert_eq!(c.expect(Server::Baidu), Outcome::Skipped("provider-name"));
+        assert_eq!(c.expect(Server::Dropbox), Outcome::Same);
+        let c = find(" leading space.txt");
+        assert_eq!(c.expect(Server::Baidu), Outcome::Skipped("provider-name"));
+        assert_eq!(c.expect(Server::GoogleDrive), Outcome::Same);
+        let c = find("ends in cr\r");
+        assert_eq!(c.expect(Server::Baidu), Outcome::Skipped("provider-name"));
+        assert_eq!(c.expect(Server::Dropbox), Outcome::Same);
+        assert_eq!(c.expect(Server::Moto), Outcome::Skipped("provider-name"));
     }
 
     #[test]

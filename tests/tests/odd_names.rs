@@ -535,9 +535,10 @@ async fn round_trip(target: &Target, base: &Path) {
             // Our backend need not write a name the engine never writes; another client
             // may, where the server takes it (moto refuses a few, such as a newline).
             let by_another_client = match &target.raw {
-                Some(raw) if folder_made.is_ok() => {
-                    Some(raw.write(view.as_ref(), &parent, &name, content.as_bytes()).await)
-                }
+                Some(raw) if folder_made.is_ok() => Some(
+                    raw.write(view.as_ref(), &parent, &name, content.as_bytes())
+                        .await,
+                ),
                 _ => None,
             };
             if !matches!(by_another_client, Some(Ok(()))) {
@@ -704,7 +705,8 @@ fn s3_corpus(kind: S3Kind, server: Server) {
         "access_key": access,
         "secret_key": secret,
     });
-    let raw = (kind == S3Kind::Moto).then(|| Raw::S3(running.port, "odd-names".into(), "root".into()));
+    let raw =
+        (kind == S3Kind::Moto).then(|| Raw::S3(running.port, "odd-names".into(), "root".into()));
     run(300, async {
         cloudsync_providers::s3::S3::from_config(&config)
             .expect("backend")

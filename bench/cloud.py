@@ -16,12 +16,15 @@ Per provider and run, on a fresh emulator (state in memory):
   uploaded straight to the emulator (as another device would), and the clock runs from
   Dropbox's answer until the file is on the second machine's disk (longpoll wakes it).
   Drive and Baidu have no push channel and are polled (Drive every second here, Baidu every
-  8 s: its listall allows about 10 calls a minute); there the first machine syncs the file
-  up and the clock runs from the start of that sync (an upper bound).
+  8 s: its listall allows about 10 calls a minute). Baidu: the file is uploaded straight to
+  the emulator too (precreate, superfile2, create). Drive: the first machine syncs the file
+  up and the clock runs from the start of that sync (an upper bound). Sampling starts once
+  the daemon is idle after its first round.
 
 Knobs (environment): BENCH_DIR (default /tmp/cloudsync-bench-cloud), BENCH_RUNS (3),
 BENCH_PROVIDERS (dropbox,gdrive,baidu), BENCH_WORKLOADS (a,c), BENCH_FILES (10000),
-BENCH_BIG_MB (1024), BENCH_LAT_N (10), BENCH_SEED (20261124), BENCH_KEEP (0).
+BENCH_BIG_MB (1024), BENCH_LAT_N (10), BENCH_SEED (20261124), BENCH_KEEP (0: run folders
+are removed; W-a's only at the end, so no run creates files right after mass deletes).
 """
 
 from __future__ import annotations
@@ -41,13 +44,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import env_int, fmt_s, log, rmtree, summary  # noqa: E402
 from remote import (  # noqa: E402
-    check_converged, env_str, flush, make_workloads, run_cmd, tree_sizes, warm,
+    check_converged, cs_status, env_str, flush, make_workloads, run_cmd, tree_sizes, warm,
 )
 
 CONN = "bench"
 TOKEN = "bench-token"
 POLL_SECS = {"dropbox": 60, "gdrive": 1, "baidu": 8}
 LAT_TIMEOUT_S = 60.0
+READY_TIMEOUT_S = 240.0
 RUNNING: list[subprocess.Popen] = []
 
 
@@ -122,7 +126,10 @@ def one_run(args, provider: str, w: str, wl: dict, want: dict, base: Path, seq: 
             out["latency"] = latency(args, provider, url, a_cfg, a_local, b_cfg, b_local, logfile)
     finally:
         stop(emu)
-        if not args.keep:
+        # W-a's 20,000 small files stay until the end: creating files right after many
+        # were deleted is much slower on this ext4 (see bench/README.md), which would
+        # slow every run after the first.
+        if not args.keep and w != "a":
             rmtree(d)
     return out
 
@@ -142,21 +149,71 @@ def dropbox_upload(url: str, path: str, data: bytes) -> None:
         raise RuntimeError(f"Dropbox emulator upload: HTTP {r.status} {body[:200]!r}")
 
 
+def baidu_upload(url: str, path: str, data: bytes) -> None:
+    """precreate -> superfile2 -> create on the Baidu emulator, as another client would."""
+    import hashlib
+    from urllib.parse import urlencode
+
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+
+    def call(method: str, query: dict, body: bytes, ctype: str) -> dict:
+        conn.request(method, f"{query.pop('_path')}?{urlencode(query)}", body=body,
+                     headers={"Content-Type": ctype, "User-Agent": "pan.baidu.com"})
+        r = conn.getresponse()
+        answer = json.loads(r.read() or b"{}")
+        if r.status != 200 or answer.get("errno", 0) != 0 or answer.get("error_code", 0) != 0:
+            raise RuntimeError(f"Baidu emulator {query}: HTTP {r.status} {answer}")
+        return answer
+
+    form = "application/x-www-form-urlencoded"
+    blocks = json.dumps([hashlib.md5(data).hexdigest()])
+    fields = {"path": path, "size": str(len(data)), "isdir": "0", "rtype": "0",
+              "block_list": blocks}
+    pre = call("POST", {"_path": "/rest/2.0/xpan/file", "method": "precreate",
+                        "access_token": TOKEN},
+               urlencode({**fields, "autoinit": "1"}).encode(), form)
+    call("POST", {"_path": "/rest/2.0/pcs/superfile2", "method": "upload", "type": "tmpfile",
+                  "path": path, "uploadid": pre["uploadid"], "partseq": "0",
+                  "access_token": TOKEN}, data, "application/octet-stream")
+    call("POST", {"_path": "/rest/2.0/xpan/file", "method": "create", "access_token": TOKEN},
+         urlencode({**fields, "uploadid": pre["uploadid"]}).encode(), form)
+    conn.close()
+
+
 def latency(args, provider: str, url: str, a_cfg: Path, a_local: Path, b_cfg: Path,
             b_local: Path, logfile: Path) -> dict:
     daemon_log = open(logfile.with_name("daemon.log"), "ab")
+    start_ms = time.time() * 1000
     daemon = subprocess.Popen([args.bin, "--config-dir", str(b_cfg), "run"], stdout=daemon_log,
                               stderr=daemon_log, stdin=subprocess.DEVNULL)
     RUNNING.append(daemon)
     samples = []
     try:
-        time.sleep(2.0)  # the daemon's first round
+        # Wait out the daemon's first round (for Baidu it may wait for listall quota
+        # the download just used), so no sample includes it.
+        ready_by = time.perf_counter() + READY_TIMEOUT_S
+        while True:
+            if daemon.poll() is not None:
+                raise RuntimeError(f"daemon exited {daemon.returncode}; see its log")
+            st = cs_status(args.bin, b_cfg) if (b_cfg / "control.sock").exists() else None
+            if st and st.get("state") == "idle" and (st.get("last_sync") or 0) >= start_ms:
+                break
+            if time.perf_counter() > ready_by:
+                raise RuntimeError(f"daemon not idle after {READY_TIMEOUT_S} s")
+            time.sleep(0.1)
+        time.sleep(0.5)
         for i in range(args.lat_n):
             name = f"latency-{i:03d}.txt"
             if provider == "dropbox":
                 # Straight to the emulator, like another device: the clock starts when
                 # Dropbox has the file.
                 dropbox_upload(url, f"/CloudSync/{name}", os.urandom(64))
+                t0 = time.perf_counter()
+            elif provider == "baidu":
+                # Likewise; no push channel, so the daemon finds it on its next listall
+                # (every POLL_SECS["baidu"] s, within the account's listall quota).
+                baidu_upload(url, f"/apps/CloudSyncBench/{name}", os.urandom(64))
                 t0 = time.perf_counter()
             else:
                 # No push channel to time against: the clock starts when the uploading
@@ -231,6 +288,8 @@ def main() -> int:
     finally:
         for p in list(RUNNING):
             stop(p)
+        if not args.keep:
+            rmtree(base / "runs")
     text = json.dumps(results, indent=2)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

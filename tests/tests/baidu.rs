@@ -1,8 +1,9 @@
 //! The Baidu Netdisk backend against the in-process emulator: each `Remote` operation, the
 //! app-folder restriction, the whole engine both ways, faults (errno 31034, 5xx, a cut
 //! upload, a truncated download, expired tokens renewed through the emulator's OAuth
-//! endpoint), a resumed multi-block upload that sends only the missing blocks, and
-//! hostile names that never land outside the sync root.
+//! endpoint), a resumed multi-block upload that sends only the missing blocks, a revoked
+//! sign-in renewed by a relink, the account's file size cap, and hostile names that never
+//! land outside the sync root.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,6 +13,7 @@ use async_trait::async_trait;
 use cloudsync_core::rules::SkipRule;
 use cloudsync_core::{ConnectionSettings, Kind, Node, RelPath, Tree};
 use cloudsync_emulator::faults::{Fault, FaultRule};
+use cloudsync_emulator::oauth::DEFAULT_ACCOUNT;
 use cloudsync_emulator::{Emulator, Provider};
 use cloudsync_engine::clock::SystemClock;
 use cloudsync_engine::engine::AddConnection;
@@ -710,6 +712,159 @@ fn an_empty_local_file_is_skipped_with_its_reason_and_the_rest_syncs() {
         let probe = plain(&emu);
         assert!(node(&probe, "full.txt").await.is_some());
         assert!(node(&probe, "empty.txt").await.is_none());
+        emu.stop().await;
+    });
+}
+
+#[test]
+fn a_file_over_the_accounts_cap_is_skipped_with_its_reason_and_never_sent() {
+    // A normal account stores files up to 4 GB; a VIP one up to 10 GB. The engine learns
+    // the cap from uinfo and skips a larger file up front (a sparse file: no disk used).
+    let tmp = tempfile::tempdir().expect("tmp");
+    let engine = engine(tmp.path());
+    run(30, async {
+        let emu = emulator().await;
+        let local = connect(&emu, &engine, tmp.path()).await;
+        let four_gb: u64 = 4 << 30;
+        std::fs::File::create(local.join("disk.img"))
+            .and_then(|f| f.set_len(four_gb + 1))
+            .expect("sparse file");
+        std::fs::write(local.join("small.txt"), "x").expect("write");
+        emu.context.faults.reset_stats();
+        let summary = engine.sync_connection("pan").await.expect("converges");
+        assert!(summary.failures.is_empty(), "{:?}", summary.failures);
+        let skipped = engine.skipped(Some("pan")).expect("skipped");
+        let row = skipped
+            .iter()
+            .find(|r| r.path == "disk.img")
+            .expect("disk.img is listed as skipped");
+        assert_eq!(row.code, "provider-too-large");
+        assert!(row.reason.contains("4 GiB"), "{}", row.reason);
+        assert!(
+            emu.context.faults.stats().bytes_received < 1 << 20,
+            "the big file was not sent"
+        );
+        let probe = plain(&emu);
+        assert!(node(&probe, "small.txt").await.is_some());
+        assert!(node(&probe, "disk.img").await.is_none());
+
+        // A VIP account's cap is 10 GB; a new client asks uinfo again and reports it.
+        settings(&emu, json!({"vip_type": 1})).await;
+        let vip = plain(&emu);
+        vip.check_root().await.expect("root");
+        assert_eq!(vip.max_file_size(), Some(10 << 30));
+        emu.stop().await;
+    });
+}
+
+/// A sign-in of the default account (the one `TOKEN` also reaches), stored as the sign-in
+/// stores it under `key`.
+fn signed_in(emu: &Emulator, store: &cloudsync_engine::secrets::SecretStore, key: &str) {
+    let tokens = &emu.context.tokens;
+    let code = tokens.issue_code("app-key", None, None, DEFAULT_ACCOUNT);
+    let grant = tokens
+        .redeem_code(&code, "app-key", None, None)
+        .expect("redeem");
+    let stored = json!({"access_token": grant.access_token, "refresh_token": grant.refresh_token});
+    store
+        .set(key, &stored.to_string())
+        .expect("store the tokens");
+}
+
+#[test]
+fn after_a_relink_the_trees_are_kept_and_changes_made_meanwhile_sync() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let engine = engine(tmp.path());
+    run(40, async {
+        let emu = emulator().await;
+        let store = cloudsync_engine::secrets::SecretStore::at(&tmp.path().join("secrets.json"));
+        signed_in(&emu, &store, "pan");
+        let local = tmp.path().join("local");
+        std::fs::create_dir_all(&local).expect("local dir");
+        engine
+            .add_connection(AddConnection {
+                name: "pan".into(),
+                provider: "baidu".into(),
+                local_root: local.clone(),
+                remote: json!({
+                    "app_name": APP,
+                    "api_base": emu.base_url,
+                    "app_key": "app-key",
+                    "app_secret": "app-secret",
+                    "token_secret": store.reference("pan"),
+                    "listall_per_minute": 0,
+                }),
+                credential: "baidu:relink".into(),
+                remote_local_dir: None,
+                settings: ConnectionSettings::default(),
+            })
+            .await
+            .expect("adding the connection");
+        let big = pseudo_random(3 << 20, 51);
+        for (name, data) in [
+            ("big.bin", &big[..]),
+            ("remote-edit.txt", b"aaaa"),
+            ("local-edit.txt", b"bbbb"),
+            ("both.txt", b"cccc"),
+        ] {
+            std::fs::write(local.join(name), data).expect("write");
+        }
+        sync(&engine).await;
+
+        // The authorization is revoked: syncing stops with a credentials error.
+        let stored: serde_json::Value =
+            serde_json::from_str(&store.get("pan").expect("read").expect("stored")).expect("json");
+        let ours = stored["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_string();
+        emu.context.tokens.revoke(&ours);
+        let refused = engine.sync_connection("pan").await;
+        let refused_text = match &refused {
+            Ok(summary) => format!("{:?}", summary.failures),
+            Err(err) => err.to_string(),
+        };
+        assert!(
+            refused.as_ref().map_or(true, |x| !x.failures.is_empty()),
+            "a revoked sign-in must not sync"
+        );
+        assert!(refused_text.contains("credentials"), "{refused_text}");
+
+        // Meanwhile, from another device: same-size edits (Baidu gives each version a new
+        // fs_id), and one file edited on both sides.
+        let other = plain(&emu);
+        for (name, data) in [("remote-edit.txt", b"AAAA"), ("both.txt", b"CCC2")] {
+            let was = node(&other, name).await.expect("listed");
+            put(&other, name, data, Some(&was)).await.expect("edit");
+        }
+        std::fs::write(local.join("local-edit.txt"), b"BBBB").expect("write");
+        std::fs::write(local.join("both.txt"), b"CCC1").expect("write");
+
+        // `cloudsync relink`: a new sign-in stored, the engine told.
+        signed_in(&emu, &store, "pan");
+        engine.relinked("pan").expect("relinked");
+        emu.context.faults.reset_stats();
+        sync_through(&engine).await;
+
+        assert_eq!(
+            std::fs::read(local.join("remote-edit.txt")).expect("read"),
+            b"AAAA"
+        );
+        let edited = node(&other, "local-edit.txt").await.expect("listed");
+        assert_eq!(get(&other, &edited).await, b"BBBB");
+        // Both versions of the file edited on both sides survive, on both sides.
+        let contents: Vec<Vec<u8>> = std::fs::read_dir(&local)
+            .expect("list")
+            .flatten()
+            .filter(|d| d.file_name().to_string_lossy().starts_with("both"))
+            .map(|d| std::fs::read(d.path()).expect("read"))
+            .collect();
+        assert_eq!(contents.len(), 2, "both.txt and its conflict copy");
+        assert!(contents.contains(&b"CCC1".to_vec()) && contents.contains(&b"CCC2".to_vec()));
+        // The kept trees spared the unchanged file a second upload.
+        let sent = emu.context.faults.stats().bytes_received;
+        assert!(sent < 1 << 20, "{sent} bytes sent after the relink");
+        assert_eq!(sync(&engine).await, 0, "converged");
         emu.stop().await;
     });
 }

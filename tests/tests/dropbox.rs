@@ -1,8 +1,9 @@
 //! The Dropbox backend against the in-process Dropbox emulator: each `Remote` operation,
 //! the whole engine both ways, the emulator's faults (429 with Retry-After, 5xx, a
 //! connection cut mid-upload, a lost answer, a truncated download, expired tokens renewed
-//! through the refresh token, a reset cursor) with nothing lost and convergence after
-//! them, hostile names and case-insensitive collisions.
+//! through the refresh token, a reset cursor, `too_many_write_operations`) with nothing lost
+//! and convergence after them, a revoked sign-in renewed by a relink, hostile names and
+//! case-insensitive collisions.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -531,6 +532,33 @@ fn faults_lose_nothing_and_converge() {
                 == up
         );
 
+        // Another write holds the namespace lock (`too_many_write_operations`): as a 429
+        // on an upload, and as the route's own 409 on a delete and on a move.
+        fault(&e, json!({"kind": "write_contention", "retry_after": 1, "path_prefix": "/2/files/upload", "times": 1})).await;
+        for route in ["delete_v2", "move_v2"] {
+            fault(&e, json!({"kind": "write_contention", "retry_after": 0, "endpoint_error": true, "path_prefix": format!("/2/files/{route}"), "times": 2})).await;
+        }
+        std::fs::write(local.join("locked.txt"), "namespace busy").expect("write");
+        std::fs::remove_file(local.join("down.txt")).expect("delete");
+        std::fs::rename(local.join("cut.bin"), local.join("moved.bin")).expect("rename");
+        sync_until_clean(&engine).await;
+        let left: Value = reqwest::Client::new()
+            .get(format!("{}/__emulator/faults", e.base_url))
+            .send()
+            .await
+            .expect("faults")
+            .json()
+            .await
+            .expect("faults json");
+        assert_eq!(left, json!([]), "every contention answer was served");
+        assert_eq!(
+            server_get(&e, "/CloudSync/locked.txt").await.as_deref(),
+            Some(&b"namespace busy"[..])
+        );
+        assert_eq!(server_get(&e, "/CloudSync/down.txt").await, None);
+        assert_eq!(server_get(&e, "/CloudSync/cut.bin").await, None);
+        assert!(server_get(&e, "/CloudSync/moved.bin").await.expect("moved") == big);
+
         // Every local file is still there, and both sides agree.
         assert_eq!(std::fs::read(local.join("a.txt")).expect("read"), b"a");
         assert_eq!(sync(&engine).await, 0);
@@ -721,6 +749,160 @@ async fn c_token(e: &Emulator, refresh: &str) -> String {
         .expect("body");
     let v: Value = serde_json::from_slice(&body).expect("json");
     v["access_token"].as_str().expect("access").to_string()
+}
+
+/// Writes `data` at `path` as another device signed in with `token` would.
+async fn upload_as(e: &Emulator, token: &str, path: &str, data: &[u8]) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/2/files/upload", e.base_url))
+        .bearer_auth(token)
+        .header(
+            "Dropbox-API-Arg",
+            json!({"path": path, "mode": "overwrite"}).to_string(),
+        )
+        .header("Content-Type", "application/octet-stream")
+        .body(data.to_vec())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(resp.status(), 200);
+}
+
+/// Reads `path` as another device signed in with `token` would.
+async fn download_as(e: &Emulator, token: &str, path: &str) -> Option<Vec<u8>> {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/2/files/download", e.base_url))
+        .bearer_auth(token)
+        .header("Dropbox-API-Arg", json!({"path": path}).to_string())
+        .send()
+        .await
+        .expect("download");
+    (resp.status() == 200).then_some(resp.bytes().await.expect("body").to_vec())
+}
+
+#[test]
+fn after_a_relink_the_trees_are_kept_and_changes_made_meanwhile_sync() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let engine = engine(tmp.path());
+    run(40, async {
+        let e = emulator().await;
+        let store = SecretStore::at(&tmp.path().join("secrets.json"));
+        let sign_in = |refresh: String| {
+            let stored = StoredTokens {
+                refresh_token: Some(refresh),
+                ..StoredTokens::default()
+            };
+            store
+                .set("dbx", &stored.to_secret())
+                .expect("store the tokens");
+        };
+        sign_in(refresh_token(&e).await);
+        let local = tmp.path().join("local");
+        std::fs::create_dir_all(&local).expect("local dir");
+        engine
+            .add_connection(AddConnection {
+                name: "dbx".into(),
+                provider: "dropbox".into(),
+                local_root: local.clone(),
+                remote: json!({
+                    "api_base": e.base_url,
+                    "app_key": "app-key",
+                    "root": "/CloudSync",
+                    "token_secret": store.reference("dbx"),
+                }),
+                credential: format!("dropbox:{}", e.base_url),
+                remote_local_dir: None,
+                settings: ConnectionSettings::default(),
+            })
+            .await
+            .expect("adding the connection");
+        let big = pseudo_random(3 * MIB, 31);
+        for (name, data) in [
+            ("big.bin", &big[..]),
+            ("remote-edit.txt", b"aaaa"),
+            ("local-edit.txt", b"bbbb"),
+            ("both.txt", b"cccc"),
+        ] {
+            std::fs::write(local.join(name), data).expect("write");
+        }
+        sync(&engine).await;
+        // Another device of the same account, signed in on its own.
+        let other = c_token(&e, &refresh_token(&e).await).await;
+
+        // The authorization is revoked: syncing stops with a credentials error.
+        let ours = StoredTokens::parse(&store.get("dbx").expect("read").expect("stored"))
+            .access_token
+            .expect("an access token was stored");
+        e.context.tokens.revoke(&ours);
+        let refused = engine.sync_connection("dbx").await;
+        let refused_text = match &refused {
+            Ok(s) => format!("{:?}", s.failures),
+            Err(err) => err.to_string(),
+        };
+        assert!(
+            refused.as_ref().map_or(true, |s| !s.failures.is_empty()),
+            "a revoked sign-in must not sync"
+        );
+        assert!(refused_text.contains("credentials"), "{refused_text}");
+
+        // Meanwhile: same-size edits on each side, and one file edited on both.
+        upload_as(&e, &other, "/CloudSync/remote-edit.txt", b"AAAA").await;
+        upload_as(&e, &other, "/CloudSync/both.txt", b"CCC2").await;
+        std::fs::write(local.join("local-edit.txt"), b"BBBB").expect("write");
+        std::fs::write(local.join("both.txt"), b"CCC1").expect("write");
+
+        // `cloudsync relink`: new tokens stored, the engine told.
+        sign_in(refresh_token(&e).await);
+        engine.relinked("dbx").expect("relinked");
+        e.context.faults.reset_stats();
+        sync_until_clean(&engine).await;
+
+        assert_eq!(
+            std::fs::read(local.join("remote-edit.txt")).expect("read"),
+            b"AAAA"
+        );
+        assert_eq!(
+            download_as(&e, &other, "/CloudSync/local-edit.txt")
+                .await
+                .as_deref(),
+            Some(&b"BBBB"[..])
+        );
+        // The file edited on both sides: the newer local edit wins (the default policy),
+        // and the Dropbox version it replaced stays a revision.
+        assert_eq!(
+            std::fs::read(local.join("both.txt")).expect("read"),
+            b"CCC1"
+        );
+        assert_eq!(
+            download_as(&e, &other, "/CloudSync/both.txt")
+                .await
+                .as_deref(),
+            Some(&b"CCC1"[..])
+        );
+        let resp = reqwest::Client::new()
+            .post(format!("{}/2/files/list_revisions", e.base_url))
+            .bearer_auth(&other)
+            .json(&json!({"path": "/CloudSync/both.txt", "limit": 10}))
+            .send()
+            .await
+            .expect("list_revisions");
+        let revisions: Value = resp.json().await.expect("revisions");
+        let mut kept = Vec::new();
+        for rev in revisions["entries"].as_array().expect("entries") {
+            let rev = rev["rev"].as_str().expect("rev");
+            kept.extend(download_as(&e, &other, &format!("rev:{rev}")).await);
+        }
+        assert!(
+            kept.contains(&b"CCC2".to_vec()),
+            "the replaced version is a revision"
+        );
+        // The kept trees spared the unchanged file a second upload.
+        let sent = e.context.faults.stats().bytes_received;
+        assert!(sent < MIB as u64, "{sent} bytes sent after the relink");
+        assert!(std::fs::read(local.join("big.bin")).expect("read") == big);
+        assert_eq!(sync(&engine).await, 0, "converged");
+        e.stop().await;
+    });
 }
 
 #[test]

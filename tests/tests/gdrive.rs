@@ -1,7 +1,8 @@
 //! The Google Drive backend against the in-process Drive emulator: each `Remote`
 //! operation, same-named files, native documents, the whole engine both ways, and the
 //! faults (rate limits, 5xx, cuts during a resumable upload, truncated downloads, expired
-//! tokens), with nothing lost and convergence after; hostile names stay outside the tree.
+//! tokens), with nothing lost and convergence after; a revoked sign-in renewed by a
+//! relink; hostile names stay outside the tree.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -953,6 +954,90 @@ fn faults_during_sync_lose_nothing() {
             .collect();
         let unique: BTreeSet<&String> = names.iter().collect();
         assert_eq!(unique.len(), names.len(), "{names:?}");
+        emu.stop().await;
+    });
+}
+
+#[test]
+fn after_a_relink_the_trees_are_kept_and_changes_made_meanwhile_sync() {
+    run(40, async {
+        let emu = emulator().await;
+        let raw = Raw::new(&emu);
+        let s = connect(&emu, "CloudSync").await;
+        let big = pseudo_random(3 << 20, 41);
+        for (name, data) in [
+            ("big.bin", &big[..]),
+            ("remote-edit.txt", b"aaaa"),
+            ("local-edit.txt", b"bbbb"),
+            ("both.txt", b"cccc"),
+        ] {
+            std::fs::write(s.local.join(name), data).expect("write");
+        }
+        sync(&s.engine).await;
+
+        // The authorization is revoked: syncing stops with a credentials error.
+        let store = SecretStore::at(&s.base.join("secrets.json"));
+        let ours = StoredTokens::parse(&store.get("gd").expect("read").expect("stored"))
+            .access_token
+            .expect("an access token is stored");
+        emu.context.tokens.revoke(&ours);
+        let refused = s.engine.sync_connection("gd").await;
+        let refused_text = match &refused {
+            Ok(summary) => format!("{:?}", summary.failures),
+            Err(err) => err.to_string(),
+        };
+        assert!(
+            refused.as_ref().map_or(true, |x| !x.failures.is_empty()),
+            "a revoked sign-in must not sync"
+        );
+        assert!(refused_text.contains("credentials"), "{refused_text}");
+
+        // Meanwhile: same-size edits on each side (Drive keeps the file id), and one file
+        // edited on both.
+        let remote_edit = raw.id("CloudSync/remote-edit.txt").await.expect("id");
+        raw.put_content(&remote_edit, b"AAAA").await;
+        let both = raw.id("CloudSync/both.txt").await.expect("id");
+        raw.put_content(&both, b"CCC2").await;
+        std::fs::write(s.local.join("local-edit.txt"), b"BBBB").expect("write");
+        std::fs::write(s.local.join("both.txt"), b"CCC1").expect("write");
+
+        // `cloudsync relink`: a new sign-in stored, the engine told.
+        let (refresh, access) = grant(&emu);
+        let renewed = StoredTokens {
+            access_token: Some(access),
+            refresh_token: Some(refresh),
+            ..StoredTokens::default()
+        };
+        store.set("gd", &renewed.to_secret()).expect("store");
+        s.engine.relinked("gd").expect("relinked");
+        emu.context.faults.reset_stats();
+        sync_through_faults(&s.engine, 4).await;
+
+        assert_eq!(
+            std::fs::read(s.local.join("remote-edit.txt")).expect("read"),
+            b"AAAA"
+        );
+        let local_edit = raw.id("CloudSync/local-edit.txt").await.expect("id");
+        assert_eq!(raw.content(&local_edit).await, b"BBBB");
+        // The file edited on both sides: the newer local edit wins (the default policy),
+        // and the Drive revision it replaced is kept forever.
+        assert_eq!(
+            std::fs::read(s.local.join("both.txt")).expect("read"),
+            b"CCC1"
+        );
+        assert_eq!(raw.content(&both).await, b"CCC1");
+        let ccc2 = "4a18d7861b6a5cdad531a2f670d55778"; // MD5 of "CCC2"
+        assert!(
+            raw.revisions(&both)
+                .await
+                .iter()
+                .any(|r| r["md5Checksum"] == ccc2 && r["keepForever"] == true),
+            "the replaced version is a revision kept forever"
+        );
+        // The kept trees spared the unchanged file a second upload.
+        let sent = emu.context.faults.stats().bytes_received;
+        assert!(sent < 1 << 20, "{sent} bytes sent after the relink");
+        assert_eq!(sync(&s.engine).await, 0, "converged");
         emu.stop().await;
     });
 }

@@ -679,3 +679,131 @@ fn long_names_round_trip(kind: S3Kind) {
         assert_eq!(sync(&engine).await, 0, "converged");
     });
 }
+
+/// Starts a multipart upload of `key` with an unsigned request (moto takes them), as a
+/// client killed before it finished or aborted would leave it; its upload id.
+async fn start_multipart(port: u16, key: &str) -> String {
+    let body = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/{BUCKET}/{key}?uploads"))
+        .send()
+        .await
+        .expect("CreateMultipartUpload")
+        .text()
+        .await
+        .expect("body");
+    let start = body.find("<UploadId>").expect("an upload id") + "<UploadId>".len();
+    let end = body[start..].find("</UploadId>").expect("closed") + start;
+    body[start..end].to_string()
+}
+
+/// The upload ids of the multipart uploads in progress in the bucket.
+async fn multipart_uploads(port: u16) -> std::collections::BTreeSet<String> {
+    let body = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/{BUCKET}?uploads"))
+        .send()
+        .await
+        .expect("ListMultipartUploads")
+        .text()
+        .await
+        .expect("body");
+    body.split("<UploadId>")
+        .skip(1)
+        .filter_map(|s| s.split("</UploadId>").next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A source that hands out its first part at once and the rest only when told, so an
+/// upload can be held in progress.
+struct HeldSource {
+    data: Vec<u8>,
+    at: usize,
+    release_at: usize,
+    go: std::sync::mpsc::Receiver<()>,
+}
+
+impl std::io::Read for HeldSource {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.release_at {
+            self.go
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .map_err(std::io::Error::other)?;
+        }
+        let end = if self.at < self.release_at {
+            self.release_at
+        } else {
+            self.data.len()
+        };
+        let n = buf.len().min(end - self.at);
+        buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn abandoned_multipart_uploads_below_the_prefix_are_aborted_after_a_week() {
+    let fx = Fixture::new(S3Kind::Moto);
+    run(60, async {
+        let r = std::sync::Arc::new(fx.remote());
+        r.create_bucket().await.expect("creating the bucket");
+        r.prepare_root().await.expect("root");
+        let port = fx.server.port;
+        let ours = start_multipart(port, &format!("{PREFIX}/big.bin")).await;
+        let theirs = start_multipart(port, "another-tool/big.bin").await;
+        let both: std::collections::BTreeSet<String> = [ours.clone(), theirs.clone()].into();
+        assert_eq!(multipart_uploads(port).await, both);
+
+        // An upload of ours in progress, held after its first part.
+        let part = cloudsync_providers::s3::PART_SIZE;
+        let data = pseudo_random(2 * part + 5, 77);
+        let (go, wait) = std::sync::mpsc::channel();
+        let uploader = {
+            let r = r.clone();
+            let data = data.clone();
+            tokio::spawn(async move {
+                let mut source = HeldSource {
+                    data: data.clone(),
+                    at: 0,
+                    release_at: part,
+                    go: wait,
+                };
+                r.upload(&rel("live.bin"), &mut source, data.len() as u64, 0, None)
+                    .await
+            })
+        };
+        let started = Instant::now();
+        while multipart_uploads(port).await.len() < 3 {
+            assert!(
+                started.elapsed().as_secs() < 20,
+                "the live upload never started"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+
+        // Nothing is a week old at the epoch's start: the sweep leaves everything alone.
+        r.purge_trash(0).await.expect("upkeep");
+        assert_eq!(multipart_uploads(port).await.len(), 3);
+        // Now (moto dates every upload in 2010): the abandoned upload below the prefix
+        // goes; another tool's outside the prefix and our live one stay.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        r.purge_trash(now).await.expect("upkeep");
+        let left = multipart_uploads(port).await;
+        assert!(!left.contains(&ours), "the abandoned upload was aborted");
+        assert!(
+            left.contains(&theirs),
+            "uploads outside the prefix are not ours"
+        );
+        assert_eq!(left.len(), 2, "the live upload is still there");
+
+        go.send(()).expect("release the live upload");
+        uploader
+            .await
+            .expect("join")
+            .expect("the live upload completes");
+        assert!(read(&r, "live.bin").await.expect("uploaded") == data);
+        assert_eq!(multipart_uploads(port).await, [theirs].into());
+    });
+}

@@ -100,6 +100,14 @@ pub enum SkipRule {
         /// Which names the provider refuses, as a phrase (`names containing '.dropbox'`).
         detail: String,
     },
+    /// The file is larger than the provider lets this account store (Baidu: 4, 10 or
+    /// 20 GB by membership).
+    ProviderTooLarge {
+        /// The provider as users know it (`Baidu Cloud`).
+        provider: String,
+        /// The account's per-file limit in bytes.
+        limit: u64,
+    },
     /// A Google Docs/Sheets/Slides (or other Google-native) item, which has no file content.
     GoogleNativeDocument {
         /// Its Google MIME type (`application/vnd.google-apps.document`).
@@ -165,6 +173,7 @@ impl SkipRule {
             SkipRule::PathTooLong { .. } => "path-too-long",
             SkipRule::NameTooLong { .. } => "name-too-long",
             SkipRule::ProviderName { .. } => "provider-name",
+            SkipRule::ProviderTooLarge { .. } => "provider-too-large",
             SkipRule::GoogleNativeDocument { .. } => "google-native-document",
             SkipRule::UserExclude { .. } => "user-exclude",
             SkipRule::UserExtension { .. } => "user-extension",
@@ -267,6 +276,12 @@ impl fmt::Display for SkipRule {
                 f,
                 "{} are not synced to {}",
                 OneLine(detail),
+                OneLine(provider)
+            ),
+            SkipRule::ProviderTooLarge { provider, limit } => write!(
+                f,
+                "larger than the {} per file this {} account may store",
+                format_bytes_compact(*limit),
                 OneLine(provider)
             ),
             SkipRule::GoogleNativeDocument { mime } => write!(
@@ -452,6 +467,18 @@ pub fn provider_limit_rule(
     (kind == Kind::File && size == 0).then(|| hit("empty files"))
 }
 
+/// The provider as users know it, for skip reasons.
+fn provider_display_name(provider: ProviderRules) -> &'static str {
+    match provider {
+        ProviderRules::Baidu => "Baidu Cloud",
+        ProviderRules::Dropbox => "Dropbox",
+        ProviderRules::GoogleDrive => "Google Drive",
+        ProviderRules::WebDav => "WebDAV",
+        ProviderRules::S3 => "S3",
+        ProviderRules::None => "remote",
+    }
+}
+
 /// Google's MIME type for folders, which are synced like any folder.
 const GOOGLE_FOLDER_MIME: &str = "application/vnd.google-apps.folder";
 
@@ -504,6 +531,8 @@ pub struct RuleSet {
     extensions: Vec<(String, String)>,
     /// The user's size limit.
     max_size: Option<u64>,
+    /// The provider's per-file limit for this account, where it is below the spec's.
+    provider_max_file: Option<u64>,
     /// Folders left out by selective sync, as NFC keys.
     skip_folders: Vec<RelPath>,
 }
@@ -569,6 +598,7 @@ impl RuleSet {
             name_glob_index,
             extensions,
             max_size: settings.max_size,
+            provider_max_file: None,
             skip_folders: settings
                 .skip_remote_folders
                 .iter()
@@ -587,8 +617,17 @@ impl RuleSet {
             name_glob_index: Vec::new(),
             extensions: Vec::new(),
             max_size: None,
+            provider_max_file: None,
             skip_folders: Vec::new(),
         }
+    }
+
+    /// Adds the provider's per-file size limit for the signed-in account (Baidu's depends
+    /// on the membership, so it is known only once the remote is reached).
+    #[must_use]
+    pub fn with_provider_max_file(mut self, limit: Option<u64>) -> RuleSet {
+        self.provider_max_file = limit;
+        self
     }
 
     /// The provider rules in force.
@@ -620,6 +659,15 @@ impl RuleSet {
         }
         if let Some(rule) = provider_limit_rule(self.provider, path, kind, size) {
             return Some(rule);
+        }
+        if let Some(limit) = self
+            .provider_max_file
+            .filter(|l| kind == Kind::File && size > *l)
+        {
+            return Some(SkipRule::ProviderTooLarge {
+                provider: provider_display_name(self.provider).to_string(),
+                limit,
+            });
         }
         self.user_rule(path, kind, size)
     }
@@ -728,6 +776,10 @@ mod tests {
                 provider: s("Dropbox"),
                 detail: s("names containing '.dropbox'"),
             },
+            SkipRule::ProviderTooLarge {
+                provider: s("Baidu Cloud"),
+                limit: 4 * GIB,
+            },
             SkipRule::GoogleNativeDocument {
                 mime: s("application/vnd.google-apps.document"),
             },
@@ -765,6 +817,7 @@ mod tests {
                 "path-too-long",
                 "name-too-long",
                 "provider-name",
+                "provider-too-large",
                 "google-native-document",
                 "user-exclude",
                 "user-extension",
@@ -1112,6 +1165,36 @@ mod tests {
         assert!(detail(r.check_entry(&path(&long), Kind::File, 1)).contains("paths longer"));
         let other = rules_with(ProviderRules::Dropbox, |_| {});
         assert_eq!(other.check_entry(&path("empty.txt"), Kind::File, 0), None);
+    }
+
+    #[test]
+    fn an_accounts_per_file_limit_skips_larger_files_only() {
+        let limit = 4 * GIB;
+        let r = rules_with(ProviderRules::Baidu, |_| {}).with_provider_max_file(Some(limit));
+        let rule = r.check_entry(&path("disk.img"), Kind::File, limit + 1);
+        assert_eq!(
+            rule,
+            Some(SkipRule::ProviderTooLarge {
+                provider: "Baidu Cloud".into(),
+                limit
+            })
+        );
+        assert_eq!(
+            rule.map(|r| r.to_string()).unwrap_or_default(),
+            "larger than the 4 GiB per file this Baidu Cloud account may store"
+        );
+        assert_eq!(r.check_entry(&path("fits.img"), Kind::File, limit), None);
+        assert_eq!(r.check_entry(&path("folder"), Kind::Dir, limit + 1), None);
+        // Over the spec's own 10 GiB, the spec's rule is the one reported.
+        assert_eq!(
+            code(r.check_entry(&path("huge.img"), Kind::File, 11 * GIB)),
+            "too-large"
+        );
+        let unlimited = rules_with(ProviderRules::Baidu, |_| {});
+        assert_eq!(
+            unlimited.check_entry(&path("disk.img"), Kind::File, limit + 1),
+            None
+        );
     }
 
     #[test]

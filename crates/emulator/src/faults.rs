@@ -18,6 +18,15 @@ pub enum Fault {
         /// Seconds the client is asked to wait.
         retry_after: u64,
     },
+    /// The provider's "another write holds the lock" answer (Dropbox's
+    /// `too_many_write_operations`); providers without one answer as for `rate_limit`.
+    WriteContention {
+        /// Seconds in `Retry-After`.
+        retry_after: u64,
+        /// Worded as the route's own 409 error instead of a 429 (Dropbox sends both).
+        #[serde(default)]
+        endpoint_error: bool,
+    },
     /// A bare 5xx answer.
     ServerError {
         /// The status (500, 502, 503, 504).
@@ -185,6 +194,30 @@ mod tests {
         }
         faults.clear();
         assert_eq!(faults.take("/x"), None);
+    }
+
+    #[test]
+    fn write_contention_reads_with_and_without_its_endpoint_flag() {
+        let r: FaultRule =
+            serde_json::from_str(r#"{"kind":"write_contention","retry_after":2}"#).expect("parse");
+        assert_eq!(
+            r.fault,
+            Fault::WriteContention {
+                retry_after: 2,
+                endpoint_error: false
+            }
+        );
+        let r: FaultRule = serde_json::from_str(
+            r#"{"kind":"write_contention","retry_after":0,"endpoint_error":true}"#,
+        )
+        .expect("parse");
+        assert_eq!(
+            r.fault,
+            Fault::WriteContention {
+                retry_after: 0,
+                endpoint_error: true
+            }
+        );
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! Each provider module owns its endpoints, its in-memory (or `--data`) state and the way it
 //! words errors. What all three share lives here:
 //! - [`server`]: starting one emulator on a port, the control endpoints, the fault layer;
-//! - [`faults`]: the switchable faults (429, 5xx, resets, truncation, slowness) and counters;
+//! - [`faults`]: the switchable faults (429, write contention, 5xx, resets, truncation,
+//!   slowness) and counters;
 //! - [`oauth`]: authorization codes with PKCE, device codes, access and refresh tokens.
 //!
 //! All of a provider's hosts are served on one port, so a client pointed at the emulator's

@@ -111,6 +111,12 @@ pub trait ErrorStyle: Send + Sync {
     fn rate_limited(&self, path: &str, retry_after: u64) -> Response;
     /// The provider's answer with a 5xx `status`.
     fn server_error(&self, path: &str, status: StatusCode) -> Response;
+    /// The provider's "another write holds the lock" answer; as a 429 or, with
+    /// `endpoint_error`, as the route's own error. Providers without one rate-limit.
+    fn write_contention(&self, path: &str, retry_after: u64, endpoint_error: bool) -> Response {
+        let _ = endpoint_error;
+        self.rate_limited(path, retry_after)
+    }
 }
 
 /// A provider's endpoints and its error wording.
@@ -311,6 +317,15 @@ async fn fault_layer(State(state): State<FaultState>, req: Request, next: Next) 
         Some(Fault::RateLimit { retry_after }) => {
             drain(req).await;
             state.errors.rate_limited(&path, retry_after)
+        }
+        Some(Fault::WriteContention {
+            retry_after,
+            endpoint_error,
+        }) => {
+            drain(req).await;
+            state
+                .errors
+                .write_contention(&path, retry_after, endpoint_error)
         }
         Some(Fault::ServerError { status }) => {
             drain(req).await;

@@ -770,6 +770,66 @@ fn rate_limits_carry_retry_after() {
 }
 
 #[test]
+fn write_contention_is_too_many_write_operations_as_429_or_route_error() {
+    run(async {
+        let e = start().await;
+        upload(&e, "/busy.txt", b"x").await;
+        for rule in [
+            r#"{"kind":"write_contention","retry_after":3,"path_prefix":"/2/files/upload","times":1}"#,
+            r#"{"kind":"write_contention","retry_after":3,"endpoint_error":true,"path_prefix":"/2/files/delete_v2","times":1}"#,
+            r#"{"kind":"write_contention","retry_after":3,"endpoint_error":true,"path_prefix":"/2/files/upload","times":1}"#,
+        ] {
+            client()
+                .post(format!("{}/__emulator/faults", e.base_url))
+                .header("Content-Type", "application/json")
+                .body(rule)
+                .send()
+                .await
+                .expect("fault");
+        }
+        // The 429 form, as in the reference's forum example (no retry_after in the body;
+        // the header is there, as on every rate-limited answer).
+        let arg = json!({"path": "/new.txt", "mode": "add"}).to_string();
+        let a = content(&e, "files/upload", &arg, b"y".to_vec()).await;
+        assert_eq!(a.status, 429);
+        assert_eq!(a.headers["retry-after"], "3");
+        assert_eq!(
+            a.json(),
+            json!({"error_summary": "too_many_write_operations/", "error": {"reason": {".tag": "too_many_write_operations"}}})
+        );
+        // DeleteError has the tag itself.
+        let a = rpc(&e, "files/delete_v2", r#"{"path": "/busy.txt"}"#).await;
+        assert_eq!(a.status, 409);
+        assert_eq!(
+            a.json(),
+            json!({"error_summary": "too_many_write_operations/..", "error": {".tag": "too_many_write_operations"}})
+        );
+        // UploadError: path -> UploadWriteFailed { reason: WriteError, upload_session_id }.
+        let a = content(&e, "files/upload", &arg, b"y".to_vec()).await;
+        assert_eq!(a.status, 409);
+        let body = a.json();
+        assert_eq!(body["error_summary"], "path/too_many_write_operations/..");
+        assert_eq!(body["error"][".tag"], "path");
+        assert_eq!(body["error"]["reason"][".tag"], "too_many_write_operations");
+        assert!(body["error"]["upload_session_id"].is_string());
+        // Nothing was written or deleted by the refused calls; the next ones go through.
+        assert_eq!(
+            rpc(&e, "files/delete_v2", r#"{"path": "/busy.txt"}"#)
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            content(&e, "files/upload", &arg, b"y".to_vec())
+                .await
+                .status,
+            200
+        );
+        e.stop().await;
+    });
+}
+
+#[test]
 fn hostile_names_appear_in_listings_when_switched_on() {
     run(async {
         let e = start().await;

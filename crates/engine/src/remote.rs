@@ -129,6 +129,14 @@ pub trait Remote: Send + Sync {
         Ok(false)
     }
 
+    /// The largest file the signed-in account may store, where the provider's cap is
+    /// below the spec's 10 GiB and depends on the account (Baidu: by membership). Read
+    /// after [`Remote::check_root`], which is where such a backend learns it; files over it
+    /// are skipped with their reason instead of failing every sync.
+    fn max_file_size(&self) -> Option<u64> {
+        None
+    }
+
     /// The account the credentials belong to (one connection per account), where the
     /// backend signs in to one.
     async fn account_id(&self) -> Result<Option<String>, RemoteError> {

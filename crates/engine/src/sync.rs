@@ -250,7 +250,8 @@ impl ConnectionSync<'_> {
         self.check_remote_root().await?;
         let caps = self.remote.capabilities();
         let rules = RuleSet::new(caps.rules, &self.conn.settings)
-            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+            .map_err(|e| EngineError::Invalid(e.to_string()))?
+            .with_provider_max_file(self.remote.max_file_size());
         let kind = HashKind::for_remote(caps.hash_kind.as_deref());
         let mut scanned = scan(self.ctx.fs.as_ref(), &root, &rules, &self.trees.local, kind)
             .map_err(|e| EngineError::io("scan", &root, e))?;

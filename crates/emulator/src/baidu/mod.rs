@@ -34,8 +34,10 @@
 //! plain; unknown fs_ids are left out of a filemetas answer; a partly
 //! failed filemanager batch answers errno 12 with each item's own errno in `info`;
 //! `async=2` is performed at once and answers a `taskid`; rapid upload (`return_type 2`)
-//! is offered when `content-md5` and `slice-md5` match a file of the same account and size;
-//! state is kept in memory only (`--data` is ignored).
+//! is offered when `content-md5` and `slice-md5` match a file of the same account and size.
+//!
+//! State is in memory, or with `--data DIR` also in `DIR/baidu/` ([`persist`]), written
+//! after every call that touches a drive.
 
 pub mod account;
 pub mod download;
@@ -46,6 +48,7 @@ pub mod filemanager;
 pub mod multimedia;
 pub mod oauth;
 pub mod pcs;
+pub mod persist;
 pub mod store;
 #[cfg(test)]
 mod tests;
@@ -148,12 +151,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Baidu {
-    fn new(ctx: Arc<Context>) -> Baidu {
+    fn new(ctx: Arc<Context>, kept: persist::Loaded) -> Baidu {
+        // Real fs_ids are large numbers; start somewhere that looks like one.
+        let first_id = kept.next_id.max(300_000_000_000_000);
         Baidu {
             ctx,
-            drives: Mutex::new(HashMap::new()),
-            // Real fs_ids are large numbers; start somewhere that looks like one.
-            next_id: AtomicU64::new(300_000_000_000_000),
+            drives: Mutex::new(kept.drives),
+            next_id: AtomicU64::new(first_id),
             settings: Mutex::new(Settings::default()),
             listall_calls: Mutex::new(HashMap::new()),
             tickets: Mutex::new(HashMap::new()),
@@ -171,10 +175,17 @@ impl Baidu {
             .fetch_add(1 + rand::random::<u64>() % 7, Ordering::Relaxed)
     }
 
-    /// Runs `f` on `account`'s drive.
+    /// Runs `f` on `account`'s drive (then saves every drive, with `--data`).
     pub fn with_drive<R>(&self, account: &str, f: impl FnOnce(&mut Drive) -> R) -> R {
         let mut drives = lock(&self.drives);
-        f(drives.entry(account.to_string()).or_default())
+        let out = f(drives.entry(account.to_string()).or_default());
+        if let Some(dir) = &self.ctx.options.data {
+            let next_id = self.next_id.load(Ordering::Relaxed);
+            if let Err(e) = persist::save(dir, &drives, next_id) {
+                tracing::error!("saving the Baidu state in {}: {e}", dir.display());
+            }
+        }
+        out
     }
 
     /// The account of the `access_token` parameter, or the xpan errno (`-6` for a missing
@@ -316,12 +327,13 @@ async fn change_settings(State(b): State<Arc<Baidu>>, Json(c): Json<SettingsChan
 /// The provider's endpoints.
 ///
 /// # Errors
-/// None: the state is in memory.
+/// The state kept in `--data` cannot be read.
 pub fn app(context: Arc<Context>) -> std::io::Result<ProviderApp> {
-    if context.options.data.is_some() {
-        tracing::warn!("the Baidu emulator keeps its state in memory; --data is not used");
-    }
-    let state = Arc::new(Baidu::new(context));
+    let kept = match &context.options.data {
+        Some(dir) => persist::load(dir)?,
+        None => persist::Loaded::default(),
+    };
+    let state = Arc::new(Baidu::new(context, kept));
     let router = Router::new()
         .route(
             "/rest/2.0/xpan/file",

@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
 
 use super::errno;
 
@@ -22,8 +23,8 @@ pub const MAX_BLOCKS: usize = 1024;
 /// The default quota: 2 TiB, what a free account has.
 pub const DEFAULT_QUOTA: u64 = 2 * 1024 * 1024 * 1024 * 1024;
 
-/// One file or folder.
-#[derive(Debug, Clone)]
+/// One file or folder. Kept in `--data` without its content, which lives beside it by MD5.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
     /// Baidu's id of this version.
     pub fs_id: u64,
@@ -32,6 +33,7 @@ pub struct Entry {
     /// Folder or file.
     pub isdir: bool,
     /// The content (empty for folders).
+    #[serde(skip)]
     pub content: Bytes,
     /// Lowercase hex MD5 of the content (files).
     pub md5: String,

@@ -1555,3 +1555,73 @@ async fn without_a_configured_name_the_first_app_folder_written_is_the_accounts(
     assert_eq!(precreate_errno(&c, &emu, "/apps/Other/b.txt").await, 31064);
     emu.stop().await;
 }
+
+#[tokio::test]
+async fn data_dir_keeps_files_ids_and_the_app_folder_across_restarts() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let options = || Options {
+        accept_token: Some(TOKEN.into()),
+        data: Some(dir.path().to_path_buf()),
+        ..Options::default()
+    };
+    let c = Client::new();
+    let addr = "127.0.0.1:0".parse().expect("addr");
+    let emu = spawn(Provider::Baidu, addr, options())
+        .await
+        .expect("start");
+    // No configured app name: the first write teaches the account its app folder.
+    let made = upload(&c, &emu, &format!("{APP}/kept.txt"), b"kept bytes", "0").await;
+    assert_eq!(made["errno"], 0, "{made}");
+    let first_id = made["fs_id"].as_u64().expect("fs_id");
+    emu.stop().await;
+
+    let emu = spawn(Provider::Baidu, addr, options())
+        .await
+        .expect("restart");
+    let (_, metas) = get(
+        &c,
+        url(
+            &emu,
+            "/rest/2.0/xpan/multimedia",
+            &[
+                ("method", "filemetas"),
+                ("fsids", &format!("[{first_id}]")),
+                ("dlink", "1"),
+                ("access_token", TOKEN),
+            ],
+        ),
+    )
+    .await;
+    let item = &metas["list"][0];
+    assert_eq!(item["path"], format!("{APP}/kept.txt"));
+    assert_eq!(item["md5"], md5_hex(b"kept bytes"));
+    let dlink = format!(
+        "{}&access_token={TOKEN}",
+        item["dlink"].as_str().expect("dlink")
+    );
+    let body = c
+        .get(&dlink)
+        .header("user-agent", "pan.baidu.com")
+        .send()
+        .await
+        .expect("download")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(body.as_ref(), b"kept bytes");
+    // Ids keep growing, and the learned app folder still holds: writes elsewhere fail.
+    let second = upload(&c, &emu, &format!("{APP}/next.txt"), b"next", "0").await;
+    assert!(
+        second["fs_id"].as_u64().expect("fs_id") > first_id,
+        "{second}"
+    );
+    let elsewhere = xpan(
+        &c,
+        &emu,
+        "create",
+        &[("path", "/apps/Other/dir"), ("size", "0"), ("isdir", "1")],
+    )
+    .await;
+    assert_eq!(elsewhere["errno"], 31064, "{elsewhere}");
+    emu.stop().await;
+}

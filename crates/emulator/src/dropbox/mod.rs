@@ -136,6 +136,32 @@ impl ErrorStyle for Errors {
         )
             .into_response()
     }
+
+    fn write_contention(&self, path: &str, retry_after: u64, endpoint_error: bool) -> Response {
+        if endpoint_error {
+            if let Some(error) = errors::too_many_write_operations(path) {
+                return (
+                    StatusCode::CONFLICT,
+                    axum::Json(json!({
+                        "error_summary": errors::summary(&error),
+                        "error": error,
+                    })),
+                )
+                    .into_response();
+            }
+        }
+        // The 429 form, as in the reference's forum example: the body names the reason
+        // and, unlike too_many_requests, may leave out retry_after; the header is there.
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, retry_after.to_string())],
+            axum::Json(json!({
+                "error_summary": "too_many_write_operations/",
+                "error": {"reason": {".tag": "too_many_write_operations"}},
+            })),
+        )
+            .into_response()
+    }
 }
 
 #[derive(serde::Deserialize)]

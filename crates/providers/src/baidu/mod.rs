@@ -20,9 +20,10 @@
 //!   token once and retry (`api.rs`).
 //! - **Case**: names are treated as case-sensitive (Baidu's behaviour is unverified;
 //!   the emulator is case-sensitive).
-//! - **Limits**: empty files and files over the account's cap (4 GB normal, 10 GB VIP,
-//!   20 GB SVIP) are refused by upload with an explanation (the engine has no provider
-//!   size rule to skip them up front).
+//! - **Limits**: empty files are skipped by the Baidu rules of `cloudsync_core::rules`;
+//!   files over the account's cap (4 GB normal, 10 GB VIP, 20 GB SVIP, from `uinfo`'s
+//!   `vip_type`, asked in `check_root`) are skipped through [`Remote::max_file_size`]. Upload
+//!   still refuses both with an explanation, for callers that bypass the rules.
 //!
 //! Config (`from_config`): `app_name` (required: the folder below `/apps`), `root`
 //! (optional: a folder below the app folder to sync instead of all of it), `api_base`
@@ -286,7 +287,14 @@ impl Remote for Baidu {
         }
     }
 
+    fn max_file_size(&self) -> Option<u64> {
+        self.account.get().map(Account::max_file)
+    }
+
     async fn check_root(&self) -> Result<(), RemoteError> {
+        // The account's membership sets its per-file cap, which the engine reads right
+        // after this check to skip larger files up front.
+        self.account().await?;
         let v = self
             .pan_get(
                 "/rest/2.0/xpan/file",

@@ -23,6 +23,7 @@
 //!   next listing shows and the engine reconciles).
 //! - Deletes copy into `.cloudsync-trash/YYYY-MM-DD/<path>` below the prefix, then delete
 //!   (with the trash turned off, just delete: see `trash.rs`, which also purges old days).
+//!   The same upkeep aborts multipart uploads abandoned below the prefix (`uploads.rs`).
 //!
 //! `object_store` handles file transfers (GET, PUT, multipart, HEAD); the SigV4 client
 //! handles what `object_store` cannot express: raw listings (keys that are not valid
@@ -31,6 +32,7 @@
 
 mod raw;
 mod trash;
+mod uploads;
 mod xml;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -81,6 +83,9 @@ pub struct S3 {
     /// [`COND_UNKNOWN`] until probed, then [`COND_YES`] or [`COND_NO`] (writes are then
     /// guarded by the HEAD checks alone).
     conditional: Arc<AtomicU8>,
+    /// Keys with a multipart upload of ours in progress, which the sweep of abandoned
+    /// uploads leaves alone whatever start date the server reports for them.
+    uploading: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
 }
 
 /// Settings of an [`S3`] backend.
@@ -300,6 +305,7 @@ impl S3 {
             raw,
             prefix,
             conditional: Arc::new(AtomicU8::new(COND_UNKNOWN)),
+            uploading: Arc::default(),
         })
     }
 
@@ -799,6 +805,7 @@ impl S3 {
         replaces: Option<&Node>,
     ) -> Result<(), RemoteError> {
         let os = self.os_path(&self.key(path))?;
+        let _in_progress = uploads::InProgress::new(&self.uploading, self.key(path));
         let upload = self
             .store
             .put_multipart(&os)
@@ -1083,6 +1090,17 @@ impl Remote for S3 {
     }
 
     async fn purge_trash(&self, now_secs: i64) -> Result<usize, RemoteError> {
+        // The same hourly upkeep sweeps multipart uploads abandoned below the prefix; a
+        // failure there is logged and holds back nothing.
+        match self.abort_stale_uploads(now_secs).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(remote = %self.describe(), uploads = n, "aborted abandoned multipart uploads")
+            }
+            Err(e) => {
+                tracing::warn!(remote = %self.describe(), error = %e, "cannot sweep abandoned multipart uploads")
+            }
+        }
         self.purge_expired_trash(now_secs).await
     }
 }

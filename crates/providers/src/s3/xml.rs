@@ -1,4 +1,4 @@
-//! Parsing of `ListObjectsV2` answers and S3 error bodies.
+//! Parsing of `ListObjectsV2` and `ListMultipartUploads` answers and S3 error bodies.
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -91,6 +91,75 @@ pub(crate) fn parse_list(xml: &str) -> Result<Page, String> {
     Ok(page)
 }
 
+/// One multipart upload in progress.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Upload {
+    pub key: String,
+    pub upload_id: String,
+    /// Seconds since the epoch when it was started (0 when unreadable).
+    pub initiated_secs: i64,
+}
+
+/// One page of `ListMultipartUploads`.
+#[derive(Debug, Default)]
+pub(crate) struct UploadsPage {
+    pub uploads: Vec<Upload>,
+    pub truncated: bool,
+    pub next_key_marker: Option<String>,
+    pub next_upload_id_marker: Option<String>,
+    /// `url` when keys came back URL-encoded.
+    pub encoding: Option<String>,
+}
+
+/// Parses a `ListMultipartUploadsResult`.
+pub(crate) fn parse_uploads(xml: &str) -> Result<UploadsPage, String> {
+    let mut reader = Reader::from_str(xml);
+    let mut page = UploadsPage::default();
+    let mut cur: Option<Upload> = None;
+    let mut text = String::new();
+    loop {
+        let ev = reader
+            .read_event()
+            .map_err(|e| format!("bad ListMultipartUploads XML: {e}"))?;
+        match ev {
+            Event::Start(e) => {
+                if e.local_name().as_ref() == "Upload" {
+                    cur = Some(Upload::default());
+                }
+                text.clear();
+            }
+            Event::End(e) => {
+                let value = std::mem::take(&mut text);
+                match (e.local_name().as_ref(), cur.as_mut()) {
+                    ("Upload", _) => page.uploads.extend(cur.take()),
+                    ("Key", Some(u)) => u.key = value,
+                    ("UploadId", Some(u)) => u.upload_id = value.trim().to_string(),
+                    ("Initiated", Some(u)) => {
+                        u.initiated_secs = chrono::DateTime::parse_from_rfc3339(value.trim())
+                            .map(|t| t.timestamp())
+                            .unwrap_or(0);
+                    }
+                    ("IsTruncated", None) => page.truncated = value.trim() == "true",
+                    ("NextKeyMarker", None) => {
+                        page.next_key_marker = Some(value).filter(|v| !v.is_empty());
+                    }
+                    ("NextUploadIdMarker", None) => {
+                        page.next_upload_id_marker = Some(value).filter(|v| !v.is_empty());
+                    }
+                    ("EncodingType", None) => page.encoding = Some(value.trim().to_string()),
+                    _ => {}
+                }
+            }
+            Event::Text(t) => text.push_str(&t.into_inner()),
+            Event::CData(t) => text.push_str(&t.into_inner()),
+            Event::GeneralRef(r) => crate::xml_text::push_reference(&mut text, r)?,
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(page)
+}
+
 /// The `<Code>` of an S3 error body, if any.
 pub(crate) fn error_code(body: &str) -> Option<&str> {
     let start = body.find("<Code>")? + "<Code>".len();
@@ -120,5 +189,28 @@ mod tests {
             error_code("<Error><Code>NoSuchBucket</Code></Error>"),
             Some("NoSuchBucket")
         );
+    }
+
+    #[test]
+    fn parses_a_multipart_uploads_page() {
+        // The shape of the S3 API reference's ListMultipartUploads example (owner and
+        // initiator elements, which share inner names with nothing we read).
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>bucket</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><NextKeyMarker>my-movie.m2ts</NextKeyMarker><NextUploadIdMarker>YW55IGlkZWEgd2h5IGVsdmluZydzIHVwbG9hZCBmYWlsZWQ</NextUploadIdMarker><EncodingType>url</EncodingType><MaxUploads>3</MaxUploads><IsTruncated>true</IsTruncated><Upload><Key>my%20divisor</Key><UploadId>XMgbGlrZSBlbHZpbmcncyBub3QgaGF2aW5nIG11Y2ggbHVjaw</UploadId><Initiator><ID>arn:aws:iam::111122223333:user/user1-11111a31-17b5-4fb7-9df5-b111111f13de</ID><DisplayName>user1</DisplayName></Initiator><Owner><ID>75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a</ID><DisplayName>OwnerDisplayName</DisplayName></Owner><StorageClass>STANDARD</StorageClass><Initiated>2010-11-10T20:48:33.000Z</Initiated></Upload><Upload><Key>my-movie.m2ts</Key><UploadId>VXBsb2FkIElEIGZvciBlbHZpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA</UploadId><Initiated>2010-11-10T20:48:33.000Z</Initiated></Upload></ListMultipartUploadsResult>"#;
+        let p = parse_uploads(xml).expect("parses");
+        assert!(p.truncated);
+        assert_eq!(p.encoding.as_deref(), Some("url"));
+        assert_eq!(p.next_key_marker.as_deref(), Some("my-movie.m2ts"));
+        assert_eq!(
+            p.next_upload_id_marker.as_deref(),
+            Some("YW55IGlkZWEgd2h5IGVsdmluZydzIHVwbG9hZCBmYWlsZWQ")
+        );
+        assert_eq!(p.uploads.len(), 2);
+        assert_eq!(p.uploads[0].key, "my%20divisor");
+        assert_eq!(
+            p.uploads[0].upload_id,
+            "XMgbGlrZSBlbHZpbmcncyBub3QgaGF2aW5nIG11Y2ggbHVjaw"
+        );
+        assert_eq!(p.uploads[0].initiated_secs, 1_289_422_113);
     }
 }

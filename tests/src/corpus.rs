@@ -346,6 +346,23 @@ fn control_characters() -> Vec<NameCase> {
     out
 }
 
+/// Letters whose lowercase differs between Unicode's full mappings and Dropbox's
+/// character-by-character simple ones (reference 1.3: Dropbox compares names by Python 2's
+/// `unicode.lower()`): a dotted capital I, a word-final capital sigma (here ending a
+/// folder's name), a capital sharp s (newer than Dropbox's Unicode 4.1 tables) and the
+/// Kelvin sign.
+fn case_folding() -> Vec<NameCase> {
+    [
+        "\u{130}stanbul.txt",
+        "\u{391}\u{3a1}\u{3a7}\u{395}\u{399}\u{391} \u{39c}\u{391}\u{3a3}/file.txt",
+        "\u{1e9e} capital sharp s.txt",
+        "\u{212a} kelvin sign.txt",
+    ]
+    .into_iter()
+    .map(|n| case("case-folding", n, Outcome::Same))
+    .collect()
+}
+
 /// The spec's provider rules: Dropbox skips names starting with `.dropbox` or `.cache`
 /// (the spec's `.` prefix already covers those) and names containing `.dropbox`; Baidu
 /// names containing `.baohe` or `.cache`. All compared ignoring ASCII case
@@ -575,6 +592,7 @@ pub fn corpus() -> Vec<NameCase> {
     all.extend(windows_reserved());
     all.extend(spec_rules());
     all.extend(folders_and_lookalikes());
+    all.extend(case_folding());
     all.extend(provider_rules());
     all.extend(slash_names());
     dropbox_refuses_astral(&mut all);

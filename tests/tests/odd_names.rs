@@ -893,18 +893,22 @@ fn emulator_corpus(
     });
 }
 
+/// The Dropbox root: its final `Σ` lowercases differently in Rust (`ς`) and in Dropbox's
+/// `path_lower` (`σ`), so every entry's place below it is found by Dropbox's folding.
+const DROPBOX_ROOT: &str = "/CloudSync \u{39c}\u{391}\u{3a3}";
+
 #[test]
 fn corpus_on_dropbox_emulator() {
     emulator_corpus(Provider::Dropbox, Server::Dropbox, "dropbox", |emu| {
         let config = serde_json::json!({
             "api_base": emu.base_url,
             "access_token": EMULATOR_TOKEN,
-            "root": "/CloudSync",
+            "root": DROPBOX_ROOT,
         });
         let raw = Raw::Dropbox(
             emu.base_url.clone(),
             EMULATOR_TOKEN.into(),
-            "/CloudSync".into(),
+            DROPBOX_ROOT.into(),
         );
         (config, Some(raw))
     });

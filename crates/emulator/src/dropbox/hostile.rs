@@ -6,12 +6,13 @@
 use serde_json::{json, Value};
 
 use super::content_hash::content_hash;
+use super::store::lower;
 
 fn file(name: &str, path_display: &str, n: usize) -> Value {
     json!({
         ".tag": "file",
         "name": name,
-        "path_lower": path_display.to_lowercase(),
+        "path_lower": lower(path_display),
         "path_display": path_display,
         "id": format!("id:hostile{n:013}"),
         "client_modified": "2015-05-12T15:50:38Z",

@@ -106,10 +106,22 @@ pub struct Namespace {
     revs: u64,
 }
 
-/// Dropbox's case folding (Unicode lowercase; Dropbox uses Python 2.5's tables, which
-/// differ only for characters added since).
+/// Dropbox's case folding: Python 2's `unicode.lower()` (reference 1.3), which maps each
+/// character on its own by its simple mapping: `İ` becomes `i` (not `i̇`) and a final `Σ`
+/// becomes `σ` (no final-sigma rule). Characters added to Unicode after 4.1 are folded
+/// here too, where Dropbox leaves them alone.
 pub fn lower(path: &str) -> String {
-    path.to_lowercase()
+    path.chars().map(simple_lower).collect()
+}
+
+/// A character's simple lowercase mapping. Only `İ` has a longer full mapping (`i̇`).
+fn simple_lower(c: char) -> char {
+    let mut full = c.to_lowercase();
+    match (full.next(), full.next()) {
+        (Some(l), None) => l,
+        _ if c == '\u{130}' => 'i',
+        _ => c,
+    }
 }
 
 /// The components of a write path (`/a/b`), checked.
@@ -713,6 +725,16 @@ mod tests {
             ns.relocate("/z", "/z/in", false, 3),
             Err(RelocationError::IntoItself)
         );
+    }
+
+    #[test]
+    fn case_folding_maps_each_character_on_its_own() {
+        // A final capital sigma folds to σ, not ς; a dotted capital I to a plain i.
+        assert_eq!(
+            lower("/ΑΡΧΕΙΑ ΜΑΣ/İstanbul.TXT"),
+            "/αρχεια μασ/istanbul.txt"
+        );
+        assert_eq!(lower("/Straße/ÄÖÜ"), "/straße/äöü");
     }
 
     #[test]

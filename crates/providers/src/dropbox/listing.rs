@@ -31,13 +31,30 @@ pub struct Root {
     pub lower: String,
 }
 
+/// A path as Dropbox lowercases it (`path_lower`): Python 2's `unicode.lower()`, each
+/// character by its simple mapping (reference 1.3). Rust's `to_lowercase` differs for a
+/// final `Σ` (`ς`, Dropbox `σ`) and for `İ` (`i̇`, Dropbox `i`), so a root or a name
+/// compared with `path_lower` must be folded this way.
+pub fn lower(path: &str) -> String {
+    path.chars()
+        .map(|c| {
+            let mut full = c.to_lowercase();
+            match (full.next(), full.next()) {
+                (Some(l), None) => l,
+                _ if c == '\u{130}' => 'i',
+                _ => c,
+            }
+        })
+        .collect()
+}
+
 impl Root {
     /// The root at `path` (`""` or `/` for the whole Dropbox).
     pub fn new(path: &str) -> Root {
         let trimmed: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
         let display = trimmed.iter().map(|c| format!("/{c}")).collect::<String>();
         Root {
-            lower: display.to_lowercase(),
+            lower: lower(&display),
             display,
         }
     }
@@ -119,20 +136,21 @@ fn parent_key(key: &str) -> Option<&str> {
 /// Reads one metadata entry of a listing of `root`.
 pub fn classify(root: &Root, meta: &Value, state: &ListState) -> Change {
     let s = |k: &str| meta.get(k).and_then(Value::as_str).unwrap_or("");
-    let (tag, lower, display, name) = (s(".tag"), s("path_lower"), s("path_display"), s("name"));
-    if lower == root.lower {
+    let (tag, path_lower, display, name) =
+        (s(".tag"), s("path_lower"), s("path_display"), s("name"));
+    if path_lower == root.lower {
         return if tag == "deleted" {
             Change::RootDeleted
         } else {
             Change::Ignore
         };
     }
-    let Some(rel_lower) = lower
+    let Some(rel_lower) = path_lower
         .strip_prefix(root.lower.as_str())
         .and_then(|r| r.strip_prefix('/'))
     else {
         tracing::warn!(
-            path = lower,
+            path = path_lower,
             "Dropbox listed an entry outside the root; ignored"
         );
         return Change::Ignore;
@@ -178,7 +196,7 @@ pub fn classify(root: &Root, meta: &Value, state: &ListState) -> Change {
             .filter(|c| !c.is_empty())
             .skip(root_depth)
             .collect();
-        let within = p.to_lowercase().starts_with(&root.lower);
+        let within = lower(p).starts_with(&root.lower);
         match (within, below.is_empty()) {
             (false, _) => None,
             (true, true) => Some(None),
@@ -195,7 +213,7 @@ pub fn classify(root: &Root, meta: &Value, state: &ListState) -> Change {
     };
     match RelPath::child_of(parent.as_ref(), &encoded(name)) {
         Ok(p) => Change::Skip(
-            p.as_str().to_lowercase(),
+            lower(p.as_str()),
             p,
             SkipRule::InvalidName {
                 detail: format!(
@@ -254,14 +272,14 @@ mod tests {
     use serde_json::json;
 
     fn file(display: &str, name: &str) -> Value {
-        json!({".tag": "file", "name": name, "path_lower": display.to_lowercase(), "path_display": display,
+        json!({".tag": "file", "name": name, "path_lower": lower(display), "path_display": display,
                "id": "id:x", "rev": "a1c10ce0dd78", "size": 3, "client_modified": "2015-05-12T15:50:38Z",
                "content_hash": "4F8B42C22DD3729B519BA6F68D2DA7CC5B2D606D05DAED5AD5128CC03E6C6358"})
     }
 
     fn folder(display: &str) -> Value {
         let name = display.rsplit('/').next().unwrap_or("");
-        json!({".tag": "folder", "name": name, "path_lower": display.to_lowercase(), "path_display": display, "id": "id:d"})
+        json!({".tag": "folder", "name": name, "path_lower": lower(display), "path_display": display, "id": "id:d"})
     }
 
     fn run(root: &Root, entries: &[Value]) -> (ListState, bool) {
@@ -272,6 +290,24 @@ mod tests {
             ok &= apply(&mut st, c).is_ok();
         }
         (st, ok)
+    }
+
+    #[test]
+    fn a_root_is_lowercased_the_way_dropbox_does() {
+        // Rust lowercases this final Σ to ς; Dropbox's path_lower has σ.
+        let root = Root::new("/ΑΡΧΕΙΑ ΜΑΣ");
+        assert_eq!(root.lower, "/αρχεια μασ");
+        let (st, ok) = run(
+            &root,
+            &[
+                folder("/ΑΡΧΕΙΑ ΜΑΣ/İzmir"),
+                file("/ΑΡΧΕΙΑ ΜΑΣ/İzmir/a.txt", "a.txt"),
+            ],
+        );
+        assert!(ok);
+        let paths: Vec<&str> = st.nodes.values().map(|n| n.path.as_str()).collect();
+        assert_eq!(paths, ["İzmir", "İzmir/a.txt"]);
+        assert_eq!(lower("/İ/ẞ/Σ"), "/i/ß/σ");
     }
 
     #[test]

@@ -400,7 +400,7 @@ impl Remote for Dropbox {
                 "{from} changed since it was listed"
             )));
         }
-        let meta = if from.to_lowercase() == dest.to_lowercase() {
+        let meta = if listing::lower(&from) == listing::lower(&dest) {
             // Dropbox does not do case-only renames: go through a temporary name.
             let tmp = format!(
                 "{}/{}{:016x}",

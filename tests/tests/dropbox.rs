@@ -2,8 +2,8 @@
 //! the whole engine both ways, the emulator's faults (429 with Retry-After, 5xx, a
 //! connection cut mid-upload, a lost answer, a truncated download, expired tokens renewed
 //! through the refresh token, a reset cursor, `too_many_write_operations`) with nothing lost
-//! and convergence after them, a revoked sign-in renewed by a relink, hostile names and
-//! case-insensitive collisions.
+//! and convergence after them, a revoked sign-in renewed by a relink, the change feed
+//! continued after a restart, hostile names and case-insensitive collisions.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -900,6 +900,59 @@ fn after_a_relink_the_trees_are_kept_and_changes_made_meanwhile_sync() {
         let sent = e.context.faults.stats().bytes_received;
         assert!(sent < MIB as u64, "{sent} bytes sent after the relink");
         assert!(std::fs::read(local.join("big.bin")).expect("read") == big);
+        assert_eq!(sync(&engine).await, 0, "converged");
+        e.stop().await;
+    });
+}
+
+#[test]
+fn a_restart_continues_the_change_feed_instead_of_listing_again() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    run(40, async {
+        let e = emulator().await;
+        let local = {
+            let engine = engine(tmp.path());
+            let local = connect(&e, &engine, tmp.path()).await;
+            for i in 0..20 {
+                std::fs::write(local.join(format!("f{i}.txt")), format!("file {i}"))
+                    .expect("write");
+            }
+            sync(&engine).await;
+            local
+            // The engine goes here, as the process would.
+        };
+        // Meanwhile on Dropbox: a new file, a deleted one, an edited one.
+        server_put(&e, "/CloudSync/new.txt", b"new").await;
+        let (status, _) =
+            server_rpc(&e, "files/delete_v2", json!({"path": "/CloudSync/f0.txt"})).await;
+        assert_eq!(status, 200);
+        server_put(&e, "/CloudSync/f1.txt", b"edited").await;
+
+        e.context.faults.reset_stats();
+        let engine = engine(tmp.path());
+        sync(&engine).await;
+        let calls = e.context.faults.stats().by_path;
+        assert_eq!(
+            calls.get("/2/files/list_folder"),
+            None,
+            "no full listing after the restart: {calls:?}"
+        );
+        assert!(
+            calls.contains_key("/2/files/list_folder/continue"),
+            "{calls:?}"
+        );
+        assert_eq!(std::fs::read(local.join("new.txt")).expect("read"), b"new");
+        assert!(!local.join("f0.txt").exists(), "the remote delete arrived");
+        assert_eq!(
+            std::fs::read(local.join("f1.txt")).expect("read"),
+            b"edited"
+        );
+        for i in 2..20 {
+            assert_eq!(
+                std::fs::read_to_string(local.join(format!("f{i}.txt"))).expect("read"),
+                format!("file {i}")
+            );
+        }
         assert_eq!(sync(&engine).await, 0, "converged");
         e.stop().await;
     });

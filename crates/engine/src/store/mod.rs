@@ -15,6 +15,7 @@
 mod activity;
 mod conflicts;
 mod connections;
+mod feed;
 mod journal;
 mod renames;
 mod schema;

@@ -22,7 +22,9 @@ use cloudsync_engine::{Engine, EventBus};
 use cloudsync_providers::auth::StaticToken;
 use cloudsync_providers::dropbox::{Dropbox, DropboxOptions, Hosts};
 use cloudsync_providers::oauth::stored::StoredTokens;
-use cloudsync_tests::fixtures::{emulator_accepting, pseudo_random, MemorySessions};
+use cloudsync_tests::fixtures::{
+    assert_credentials_refused, emulator_accepting, pseudo_random, MemorySessions,
+};
 use cloudsync_tests::run_for as run;
 use serde_json::{json, Value};
 
@@ -74,19 +76,7 @@ async fn fault(e: &Emulator, rule: Value) {
 
 /// Writes a file on the emulator directly (another device).
 async fn server_put(e: &Emulator, path: &str, data: &[u8]) {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/2/files/upload", e.base_url))
-        .bearer_auth(TOKEN)
-        .header(
-            "Dropbox-API-Arg",
-            json!({"path": path, "mode": "overwrite"}).to_string(),
-        )
-        .header("Content-Type", "application/octet-stream")
-        .body(data.to_vec())
-        .send()
-        .await
-        .expect("upload");
-    assert_eq!(resp.status(), 200);
+    upload_as(e, TOKEN, path, data).await;
 }
 
 async fn server_rpc(e: &Emulator, route: &str, arg: Value) -> (u16, Value) {
@@ -104,17 +94,7 @@ async fn server_rpc(e: &Emulator, route: &str, arg: Value) -> (u16, Value) {
 }
 
 async fn server_get(e: &Emulator, path: &str) -> Option<Vec<u8>> {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/2/files/download", e.base_url))
-        .bearer_auth(TOKEN)
-        .header("Dropbox-API-Arg", json!({"path": path}).to_string())
-        .send()
-        .await
-        .expect("download");
-    if resp.status() != 200 {
-        return None;
-    }
-    Some(resp.bytes().await.expect("body").to_vec())
+    download_as(e, TOKEN, path).await
 }
 
 fn rel(s: &str) -> RelPath {
@@ -834,16 +814,7 @@ fn after_a_relink_the_trees_are_kept_and_changes_made_meanwhile_sync() {
             .access_token
             .expect("an access token was stored");
         e.context.tokens.revoke(&ours);
-        let refused = engine.sync_connection("dbx").await;
-        let refused_text = match &refused {
-            Ok(s) => format!("{:?}", s.failures),
-            Err(err) => err.to_string(),
-        };
-        assert!(
-            refused.as_ref().map_or(true, |s| !s.failures.is_empty()),
-            "a revoked sign-in must not sync"
-        );
-        assert!(refused_text.contains("credentials"), "{refused_text}");
+        assert_credentials_refused(&engine, "dbx").await;
 
         // Meanwhile: same-size edits on each side, and one file edited on both.
         upload_as(&e, &other, "/CloudSync/remote-edit.txt", b"AAAA").await;

@@ -25,7 +25,9 @@ use cloudsync_providers::auth::{StaticToken, TokenSource};
 use cloudsync_providers::gdrive::GoogleDrive;
 use cloudsync_providers::oauth::stored::{StoredTokenSource, StoredTokens};
 use cloudsync_providers::oauth::OAuthApp;
-use cloudsync_tests::fixtures::{emulator_accepting, pseudo_random, MemorySessions};
+use cloudsync_tests::fixtures::{
+    assert_credentials_refused, emulator_accepting, pseudo_random, MemorySessions,
+};
 use cloudsync_tests::proxy::CutProxy;
 use cloudsync_tests::run_for as run;
 use serde_json::{json, Value};
@@ -981,16 +983,7 @@ fn after_a_relink_the_trees_are_kept_and_changes_made_meanwhile_sync() {
             .access_token
             .expect("an access token is stored");
         emu.context.tokens.revoke(&ours);
-        let refused = s.engine.sync_connection("gd").await;
-        let refused_text = match &refused {
-            Ok(summary) => format!("{:?}", summary.failures),
-            Err(err) => err.to_string(),
-        };
-        assert!(
-            refused.as_ref().map_or(true, |x| !x.failures.is_empty()),
-            "a revoked sign-in must not sync"
-        );
-        assert!(refused_text.contains("credentials"), "{refused_text}");
+        assert_credentials_refused(&s.engine, "gd").await;
 
         // Meanwhile: same-size edits on each side (Drive keeps the file id), and one file
         // edited on both.

@@ -34,17 +34,7 @@ impl StoredFeed {
     /// Runs `f` on the store; a failure is logged, never fatal: a lost feed state only
     /// means one full listing.
     fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> crate::store::Result<T>) -> Option<T> {
-        let mut store = self
-            .store
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match f(&mut store) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                tracing::warn!("change feed state: {e}");
-                None
-            }
-        }
+        crate::store::logged(&self.store, "change feed state", f)
     }
 }
 

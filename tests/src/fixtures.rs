@@ -1,7 +1,8 @@
 //! What the backend tests (`webdav`, `s3`, `conformance`) share: an engine over the real
 //! providers on a store of its own, a sync that must succeed, byte-slice uploads and path
-//! lookups on a remote, seeded pseudo-random content, and an in-memory upload-session store
-//! standing in for the engine's journal (the cloud tests resume uploads in a new client).
+//! lookups on a remote, seeded pseudo-random content, an in-memory upload-session store
+//! standing in for the engine's journal (the cloud tests resume uploads in a new client),
+//! and the check that a revoked sign-in stops a sync.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -133,4 +134,18 @@ impl cloudsync_engine::sessions::UploadSessions for MemorySessions {
             m.remove(key);
         }
     }
+}
+
+/// Syncs connection `name` once and checks that its credentials are refused (a revoked
+/// sign-in): the round fails, or its operations do, and the reason names the credentials.
+///
+/// # Panics
+/// When the sync goes through, or fails for another reason.
+pub async fn assert_credentials_refused(engine: &Engine, name: &str) {
+    let (synced, reason) = match engine.sync_connection(name).await {
+        Ok(s) => (s.failures.is_empty(), format!("{:?}", s.failures)),
+        Err(err) => (false, err.to_string()),
+    };
+    assert!(!synced, "a revoked sign-in must not sync");
+    assert!(reason.contains("credentials"), "{reason}");
 }

@@ -27,7 +27,9 @@ use cloudsync_providers::auth::{StaticToken, TokenSource};
 use cloudsync_providers::baidu::Baidu;
 use cloudsync_providers::oauth::stored::StoredTokenSource;
 use cloudsync_providers::oauth::{device, OAuthApp};
-use cloudsync_tests::fixtures::{emulator_accepting, pseudo_random, MemorySessions};
+use cloudsync_tests::fixtures::{
+    assert_credentials_refused, emulator_accepting, pseudo_random, MemorySessions,
+};
 use cloudsync_tests::run_for as run;
 use serde_json::json;
 
@@ -819,16 +821,7 @@ fn after_a_relink_the_trees_are_kept_and_changes_made_meanwhile_sync() {
             .expect("access token")
             .to_string();
         emu.context.tokens.revoke(&ours);
-        let refused = engine.sync_connection("pan").await;
-        let refused_text = match &refused {
-            Ok(summary) => format!("{:?}", summary.failures),
-            Err(err) => err.to_string(),
-        };
-        assert!(
-            refused.as_ref().map_or(true, |x| !x.failures.is_empty()),
-            "a revoked sign-in must not sync"
-        );
-        assert!(refused_text.contains("credentials"), "{refused_text}");
+        assert_credentials_refused(&engine, "pan").await;
 
         // Meanwhile, from another device: same-size edits (Baidu gives each version a new
         // fs_id), and one file edited on both sides.

@@ -2,8 +2,8 @@
 //! the whole engine both ways, the emulator's faults (429 with Retry-After, 5xx, a
 //! connection cut mid-upload, a lost answer, a truncated download, expired tokens renewed
 //! through the refresh token, a reset cursor, `too_many_write_operations`) with nothing lost
-//! and convergence after them, a revoked sign-in renewed by a relink, hostile names and
-//! case-insensitive collisions.
+//! and convergence after them, a revoked sign-in renewed by a relink, the change feed
+//! continued after a restart, hostile names and case-insensitive collisions.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,7 +22,9 @@ use cloudsync_engine::{Engine, EventBus};
 use cloudsync_providers::auth::StaticToken;
 use cloudsync_providers::dropbox::{Dropbox, DropboxOptions, Hosts};
 use cloudsync_providers::oauth::stored::StoredTokens;
-use cloudsync_tests::fixtures::{emulator_accepting, pseudo_random, MemorySessions};
+use cloudsync_tests::fixtures::{
+    assert_credentials_refused, emulator_accepting, pseudo_random, MemorySessions,
+};
 use cloudsync_tests::run_for as run;
 use serde_json::{json, Value};
 
@@ -74,19 +76,7 @@ async fn fault(e: &Emulator, rule: Value) {
 
 /// Writes a file on the emulator directly (another device).
 async fn server_put(e: &Emulator, path: &str, data: &[u8]) {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/2/files/upload", e.base_url))
-        .bearer_auth(TOKEN)
-        .header(
-            "Dropbox-API-Arg",
-            json!({"path": path, "mode": "overwrite"}).to_string(),
-        )
-        .header("Content-Type", "application/octet-stream")
-        .body(data.to_vec())
-        .send()
-        .await
-        .expect("upload");
-    assert_eq!(resp.status(), 200);
+    upload_as(e, TOKEN, path, data).await;
 }
 
 async fn server_rpc(e: &Emulator, route: &str, arg: Value) -> (u16, Value) {
@@ -104,17 +94,7 @@ async fn server_rpc(e: &Emulator, route: &str, arg: Value) -> (u16, Value) {
 }
 
 async fn server_get(e: &Emulator, path: &str) -> Option<Vec<u8>> {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/2/files/download", e.base_url))
-        .bearer_auth(TOKEN)
-        .header("Dropbox-API-Arg", json!({"path": path}).to_string())
-        .send()
-        .await
-        .expect("download");
-    if resp.status() != 200 {
-        return None;
-    }
-    Some(resp.bytes().await.expect("body").to_vec())
+    download_as(e, TOKEN, path).await
 }
 
 fn rel(s: &str) -> RelPath {
@@ -834,16 +814,7 @@ fn after_a_relink_the_trees_are_kept_and_changes_made_meanwhile_sync() {
             .access_token
             .expect("an access token was stored");
         e.context.tokens.revoke(&ours);
-        let refused = engine.sync_connection("dbx").await;
-        let refused_text = match &refused {
-            Ok(s) => format!("{:?}", s.failures),
-            Err(err) => err.to_string(),
-        };
-        assert!(
-            refused.as_ref().map_or(true, |s| !s.failures.is_empty()),
-            "a revoked sign-in must not sync"
-        );
-        assert!(refused_text.contains("credentials"), "{refused_text}");
+        assert_credentials_refused(&engine, "dbx").await;
 
         // Meanwhile: same-size edits on each side, and one file edited on both.
         upload_as(&e, &other, "/CloudSync/remote-edit.txt", b"AAAA").await;
@@ -900,6 +871,59 @@ fn after_a_relink_the_trees_are_kept_and_changes_made_meanwhile_sync() {
         let sent = e.context.faults.stats().bytes_received;
         assert!(sent < MIB as u64, "{sent} bytes sent after the relink");
         assert!(std::fs::read(local.join("big.bin")).expect("read") == big);
+        assert_eq!(sync(&engine).await, 0, "converged");
+        e.stop().await;
+    });
+}
+
+#[test]
+fn a_restart_continues_the_change_feed_instead_of_listing_again() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    run(40, async {
+        let e = emulator().await;
+        let local = {
+            let engine = engine(tmp.path());
+            let local = connect(&e, &engine, tmp.path()).await;
+            for i in 0..20 {
+                std::fs::write(local.join(format!("f{i}.txt")), format!("file {i}"))
+                    .expect("write");
+            }
+            sync(&engine).await;
+            local
+            // The engine goes here, as the process would.
+        };
+        // Meanwhile on Dropbox: a new file, a deleted one, an edited one.
+        server_put(&e, "/CloudSync/new.txt", b"new").await;
+        let (status, _) =
+            server_rpc(&e, "files/delete_v2", json!({"path": "/CloudSync/f0.txt"})).await;
+        assert_eq!(status, 200);
+        server_put(&e, "/CloudSync/f1.txt", b"edited").await;
+
+        e.context.faults.reset_stats();
+        let engine = engine(tmp.path());
+        sync(&engine).await;
+        let calls = e.context.faults.stats().by_path;
+        assert_eq!(
+            calls.get("/2/files/list_folder"),
+            None,
+            "no full listing after the restart: {calls:?}"
+        );
+        assert!(
+            calls.contains_key("/2/files/list_folder/continue"),
+            "{calls:?}"
+        );
+        assert_eq!(std::fs::read(local.join("new.txt")).expect("read"), b"new");
+        assert!(!local.join("f0.txt").exists(), "the remote delete arrived");
+        assert_eq!(
+            std::fs::read(local.join("f1.txt")).expect("read"),
+            b"edited"
+        );
+        for i in 2..20 {
+            assert_eq!(
+                std::fs::read_to_string(local.join(format!("f{i}.txt"))).expect("read"),
+                format!("file {i}")
+            );
+        }
         assert_eq!(sync(&engine).await, 0, "converged");
         e.stop().await;
     });

@@ -2,7 +2,7 @@
 //! operation, same-named files, native documents, the whole engine both ways, and the
 //! faults (rate limits, 5xx, cuts during a resumable upload, truncated downloads, expired
 //! tokens), with nothing lost and convergence after; a revoked sign-in renewed by a
-//! relink; hostile names stay outside the tree.
+//! relink; the change feed continued after a restart; hostile names stay outside the tree.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -25,7 +25,9 @@ use cloudsync_providers::auth::{StaticToken, TokenSource};
 use cloudsync_providers::gdrive::GoogleDrive;
 use cloudsync_providers::oauth::stored::{StoredTokenSource, StoredTokens};
 use cloudsync_providers::oauth::OAuthApp;
-use cloudsync_tests::fixtures::{emulator_accepting, pseudo_random, MemorySessions};
+use cloudsync_tests::fixtures::{
+    assert_credentials_refused, emulator_accepting, pseudo_random, MemorySessions,
+};
 use cloudsync_tests::proxy::CutProxy;
 use cloudsync_tests::run_for as run;
 use serde_json::{json, Value};
@@ -981,16 +983,7 @@ fn after_a_relink_the_trees_are_kept_and_changes_made_meanwhile_sync() {
             .access_token
             .expect("an access token is stored");
         emu.context.tokens.revoke(&ours);
-        let refused = s.engine.sync_connection("gd").await;
-        let refused_text = match &refused {
-            Ok(summary) => format!("{:?}", summary.failures),
-            Err(err) => err.to_string(),
-        };
-        assert!(
-            refused.as_ref().map_or(true, |x| !x.failures.is_empty()),
-            "a revoked sign-in must not sync"
-        );
-        assert!(refused_text.contains("credentials"), "{refused_text}");
+        assert_credentials_refused(&s.engine, "gd").await;
 
         // Meanwhile: same-size edits on each side (Drive keeps the file id), and one file
         // edited on both.
@@ -1038,6 +1031,74 @@ fn after_a_relink_the_trees_are_kept_and_changes_made_meanwhile_sync() {
         let sent = emu.context.faults.stats().bytes_received;
         assert!(sent < 1 << 20, "{sent} bytes sent after the relink");
         assert_eq!(sync(&s.engine).await, 0, "converged");
+        emu.stop().await;
+    });
+}
+
+#[test]
+fn a_restart_continues_the_change_feed_instead_of_walking_again() {
+    run(40, async {
+        let emu = emulator().await;
+        let raw = Raw::new(&emu);
+        let s = connect(&emu, "CloudSync").await;
+        std::fs::create_dir_all(s.local.join("sub")).expect("mkdir");
+        for i in 0..10 {
+            std::fs::write(s.local.join(format!("sub/f{i}.txt")), format!("file {i}"))
+                .expect("write");
+        }
+        sync(&s.engine).await;
+        let root = raw.id("CloudSync").await.expect("root");
+        // Two files of the same name in one folder: the second gets a stable suffix, which
+        // the kept state must keep.
+        raw.create(&root, "twin.txt", b"first").await;
+        raw.create(&root, "twin.txt", b"second").await;
+        sync(&s.engine).await;
+        let twins_before = files_below(&s.local);
+
+        // The process ends; meanwhile on Drive a file is added, one edited, one trashed.
+        let engine_db = s.base.clone();
+        drop(s.engine);
+        raw.create(&root, "new.txt", b"new").await;
+        let f1 = raw.id("CloudSync/sub/f1.txt").await.expect("id");
+        raw.put_content(&f1, b"edited").await;
+        let f0 = raw.id("CloudSync/sub/f0.txt").await.expect("id");
+        raw.patch(&f0, json!({"trashed": true})).await;
+
+        emu.context.faults.reset_stats();
+        let engine = engine_at(&engine_db);
+        sync(&engine).await;
+        let calls = emu.context.faults.stats().by_path;
+        assert_eq!(
+            calls.get("/drive/v3/changes/startPageToken"),
+            None,
+            "no new walk after the restart: {calls:?}"
+        );
+        assert!(calls.contains_key("/drive/v3/changes"), "{calls:?}");
+        assert_eq!(
+            std::fs::read(s.local.join("new.txt")).expect("read"),
+            b"new"
+        );
+        assert_eq!(
+            std::fs::read(s.local.join("sub/f1.txt")).expect("read"),
+            b"edited"
+        );
+        assert!(
+            !s.local.join("sub/f0.txt").exists(),
+            "the trashed file went"
+        );
+        let mut expected = twins_before;
+        expected.remove("sub/f0.txt");
+        expected.insert("new.txt".into());
+        let now: BTreeSet<String> = files_below(&s.local)
+            .into_iter()
+            .filter(|p| !p.starts_with(".cloudsync-trash"))
+            .collect();
+        assert_eq!(now, expected, "the twins kept their names");
+        assert!(
+            s.local.join(".cloudsync-trash").exists(),
+            "the local copy of the trashed file went to the local trash"
+        );
+        assert_eq!(sync(&engine).await, 0, "converged");
         emu.stop().await;
     });
 }

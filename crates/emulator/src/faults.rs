@@ -65,7 +65,7 @@ pub struct FaultRule {
 }
 
 /// What the emulator has seen, for tests that bound traffic.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// Provider requests received (control endpoints excluded).
     pub requests: u64,
@@ -73,12 +73,17 @@ pub struct Stats {
     pub bytes_received: u64,
     /// Requests answered with a fault.
     pub faults_served: u64,
+    /// Provider requests by path (query left out), for tests that check which calls a
+    /// client made.
+    #[serde(default)]
+    pub by_path: std::collections::BTreeMap<String, u64>,
 }
 
 /// The faults switched on, and the counters.
 #[derive(Debug, Default)]
 pub struct Faults {
     rules: Mutex<Vec<FaultRule>>,
+    by_path: Mutex<std::collections::BTreeMap<String, u64>>,
     requests: AtomicU64,
     bytes_received: AtomicU64,
     faults_served: AtomicU64,
@@ -104,6 +109,12 @@ impl Faults {
     /// that fault's `times`.
     pub fn take(&self, path: &str) -> Option<Fault> {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        *self
+            .by_path
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(path.to_string())
+            .or_default() += 1;
         let mut rules = self.lock();
         let index = rules.iter().position(|r| {
             r.path_prefix
@@ -133,6 +144,11 @@ impl Faults {
             requests: self.requests.load(Ordering::Relaxed),
             bytes_received: self.bytes_received.load(Ordering::Relaxed),
             faults_served: self.faults_served.load(Ordering::Relaxed),
+            by_path: self
+                .by_path
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
         }
     }
 
@@ -141,6 +157,10 @@ impl Faults {
         self.requests.store(0, Ordering::Relaxed);
         self.bytes_received.store(0, Ordering::Relaxed);
         self.faults_served.store(0, Ordering::Relaxed);
+        self.by_path
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<FaultRule>> {
@@ -183,6 +203,8 @@ mod tests {
         assert_eq!(faults.take("/2/files/upload"), None);
         let stats = faults.stats();
         assert_eq!((stats.requests, stats.faults_served), (4, 2));
+        assert_eq!(stats.by_path["/2/files/upload"], 2);
+        assert_eq!(stats.by_path["/2/files/list_folder"], 1);
     }
 
     #[test]

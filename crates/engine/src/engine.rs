@@ -177,6 +177,10 @@ impl Engine {
             self.store.clone(),
             conn.id,
         )));
+        remote.attach_feed_states(Arc::new(crate::feed::StoredFeed::new(
+            self.store.clone(),
+            conn.id,
+        )));
         remotes.insert(conn.id, (key, remote.clone()));
         Ok(remote)
     }

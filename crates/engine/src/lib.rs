@@ -21,6 +21,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod executor;
+pub mod feed;
 pub mod hash;
 pub mod live;
 pub mod localfs;

@@ -152,6 +152,12 @@ pub trait Remote: Send + Sync {
         let _ = sessions;
     }
 
+    /// Gives the backend a place to keep its change-feed position across restarts (called
+    /// once, after the engine opened it). Backends without a cursor ignore it.
+    fn attach_feed_states(&self, feed: std::sync::Arc<dyn crate::feed::FeedStates>) {
+        let _ = feed;
+    }
+
     /// Prepares a new connection's root (for example writes its marker).
     async fn prepare_root(&self) -> Result<(), RemoteError> {
         Ok(())

@@ -46,17 +46,7 @@ impl JournalSessions {
     /// Runs `f` on the store; a failure is logged, never fatal: losing a session only
     /// means the upload starts over.
     fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> crate::store::Result<T>) -> Option<T> {
-        let mut store = self
-            .store
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match f(&mut store) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                tracing::warn!("upload sessions: {e}");
-                None
-            }
-        }
+        crate::store::logged(&self.store, "upload sessions", f)
     }
 
     /// (journal id, key, path) of every saved session.

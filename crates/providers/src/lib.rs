@@ -10,12 +10,15 @@
 //! - [`gdrive`]: a folder in Google Drive (API v3; ids, change feed, resumable uploads).
 //! - [`s3`]: an S3-compatible bucket and key prefix (`object_store`, path-style requests).
 //!
+//! [`feed`] keeps the change-feed position of Dropbox and Drive across restarts.
+//!
 //! [`setup`] builds a new connection's target (config, credential, secret field) the same
 //! way for the CLI and the app; [`Factory`] builds a backend from a stored connection's provider id and JSON config.
 
 pub mod auth;
 pub mod baidu;
 pub mod dropbox;
+pub mod feed;
 pub mod gdrive;
 pub mod local;
 pub mod oauth;

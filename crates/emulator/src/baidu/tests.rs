@@ -147,6 +147,25 @@ async fn superfile2(
     .1
 }
 
+/// The `filemetas` item of `fs_id`, with its `dlink`.
+async fn filemeta_with_dlink(c: &Client, emu: &Emulator, fs_id: u64) -> Value {
+    let (_, metas) = get(
+        c,
+        url(
+            emu,
+            "/rest/2.0/xpan/multimedia",
+            &[
+                ("method", "filemetas"),
+                ("fsids", &format!("[{fs_id}]")),
+                ("dlink", "1"),
+                ("access_token", TOKEN),
+            ],
+        ),
+    )
+    .await;
+    metas["list"][0].clone()
+}
+
 /// Uploads `data` at `path` in 4 MB blocks; the create answer.
 async fn upload(c: &Client, emu: &Emulator, path: &str, data: &[u8], rtype: &str) -> Value {
     let blocks: Vec<String> = data.chunks(BLOCK as usize).map(md5_hex).collect();
@@ -1075,22 +1094,8 @@ async fn filemanager_moves_renames_copies_and_deletes() {
 async fn dlink_downloads_need_the_user_agent_and_take_ranges() {
     let (emu, c) = start().await;
     let made = upload(&c, &emu, &format!("{APP}/d.bin"), b"0123456789", "0").await;
-    let id = made["fs_id"].as_u64().expect("id").to_string();
-    let (_, metas) = get(
-        &c,
-        url(
-            &emu,
-            "/rest/2.0/xpan/multimedia",
-            &[
-                ("method", "filemetas"),
-                ("fsids", &format!("[{id}]")),
-                ("dlink", "1"),
-                ("access_token", TOKEN),
-            ],
-        ),
-    )
-    .await;
-    let item = &metas["list"][0];
+    let id = made["fs_id"].as_u64().expect("id");
+    let item = &filemeta_with_dlink(&c, &emu, id).await;
     for k in [
         "fs_id",
         "filename",
@@ -1578,21 +1583,7 @@ async fn data_dir_keeps_files_ids_and_the_app_folder_across_restarts() {
     let emu = spawn(Provider::Baidu, addr, options())
         .await
         .expect("restart");
-    let (_, metas) = get(
-        &c,
-        url(
-            &emu,
-            "/rest/2.0/xpan/multimedia",
-            &[
-                ("method", "filemetas"),
-                ("fsids", &format!("[{first_id}]")),
-                ("dlink", "1"),
-                ("access_token", TOKEN),
-            ],
-        ),
-    )
-    .await;
-    let item = &metas["list"][0];
+    let item = &filemeta_with_dlink(&c, &emu, first_id).await;
     assert_eq!(item["path"], format!("{APP}/kept.txt"));
     assert_eq!(item["md5"], md5_hex(b"kept bytes"));
     let dlink = format!(

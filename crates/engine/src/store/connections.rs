@@ -111,6 +111,7 @@ const CHILD_TABLES: &[&str] = &[
     "skipped",
     "renames",
     "journal",
+    "feed_state",
 ];
 
 fn root_str(root: &Path) -> Result<&str> {
@@ -590,6 +591,7 @@ mod tests {
                     Ok(())
                 })
                 .expect("fill");
+            store.set_feed_state(id, "cursor").expect("feed state");
         }
         store.remove_connection(gone).expect("remove");
         assert!(store.connection(gone).expect("read").is_none());

@@ -15,6 +15,7 @@
 mod activity;
 mod conflicts;
 mod connections;
+mod feed;
 mod journal;
 mod renames;
 mod schema;
@@ -292,6 +293,25 @@ fn expect_changed(changed: usize, what: impl FnOnce() -> String) -> Result<()> {
         Err(StoreError::NotFound(what()))
     } else {
         Ok(())
+    }
+}
+
+/// Runs `f` on a shared store and logs a failure under `what` instead of returning it: for
+/// state whose loss only costs work (upload sessions, change-feed positions), never data.
+pub(crate) fn logged<T>(
+    store: &std::sync::Mutex<Store>,
+    what: &str,
+    f: impl FnOnce(&mut Store) -> Result<T>,
+) -> Option<T> {
+    let mut store = store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match f(&mut store) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            tracing::warn!("{what}: {e}");
+            None
+        }
     }
 }
 

@@ -123,8 +123,18 @@ CREATE INDEX activity_by_conn_time ON activity (conn_id, time);
 CREATE INDEX activity_by_time ON activity (time);
 ";
 
+/// Version 3: where a backend with a change feed keeps its position (cursor and the tree
+/// it describes), so a restart continues the feed instead of listing everything again.
+pub(super) const V3: &str = r"
+CREATE TABLE feed_state (
+    conn_id INTEGER PRIMARY KEY REFERENCES connections(id) ON DELETE CASCADE,
+    state   TEXT NOT NULL,
+    saved   INTEGER NOT NULL
+);
+";
+
 /// The migration steps, oldest first: step `i` upgrades version `i` to `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this code writes (the number of migration steps).
 // The cast cannot truncate: the list holds a handful of entries.
@@ -215,7 +225,7 @@ mod tests {
             assert!(!index_exists(&conn, "activity_by_conn_time"));
         }
         let store = Store::open(&path).expect("upgrade");
-        assert_eq!(store.schema_version().expect("version"), 2);
+        assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
         assert!(index_exists(&store.conn, "activity_by_conn_time"));
         let conn = store.connection(7).expect("read").expect("kept");
         assert_eq!(conn.name, "docs");

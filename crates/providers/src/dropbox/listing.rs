@@ -66,7 +66,7 @@ impl Root {
 }
 
 /// The last listing and the cursor after it.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ListState {
     /// Where `continue` goes on from.
     pub cursor: String,

@@ -2,7 +2,8 @@
 //!
 //! - Listing is the change feed (`listing.rs`): one recursive `list_folder` of the root,
 //!   then `list_folder/continue` deltas; a `reset` cursor relists; `wait_for_change` is
-//!   `list_folder/longpoll`.
+//!   `list_folder/longpoll`. The cursor and its listing are kept across restarts
+//!   ([`crate::feed`]), so a new process continues the feed.
 //! - Uploads (`upload.rs`) are conditional (`add` without autorename, `update(rev)` with
 //!   `strict_conflict`), one request up to `single_upload_max`, upload sessions above it
 //!   with chunks that resume at `incorrect_offset`, and sessions kept by the engine across
@@ -96,6 +97,8 @@ pub struct Dropbox {
     sessions: std::sync::OnceLock<Arc<dyn UploadSessions>>,
     /// Longpoll asked to back off until then.
     backoff_until: std::sync::Mutex<Option<tokio::time::Instant>>,
+    /// The listing state kept across restarts.
+    feed: crate::feed::FeedKeeper,
 }
 
 impl std::fmt::Debug for Dropbox {
@@ -140,6 +143,7 @@ impl Dropbox {
             state: Mutex::new(None),
             sessions: std::sync::OnceLock::new(),
             backoff_until: std::sync::Mutex::new(None),
+            feed: crate::feed::FeedKeeper::default(),
         })
     }
 
@@ -196,8 +200,13 @@ impl Dropbox {
         Ok(state)
     }
 
-    /// Applies a `ListFolderResult` and the pages after it.
-    async fn apply_pages(&self, state: &mut ListState, mut page: Value) -> Result<(), CallError> {
+    /// Applies a `ListFolderResult` and the pages after it; returns how many entries came.
+    async fn apply_pages(
+        &self,
+        state: &mut ListState,
+        mut page: Value,
+    ) -> Result<usize, CallError> {
+        let mut entries = 0;
         loop {
             for entry in page
                 .get("entries")
@@ -205,6 +214,7 @@ impl Dropbox {
                 .into_iter()
                 .flatten()
             {
+                entries += 1;
                 let change = classify(&self.root, entry, state);
                 if apply(state, change).is_err() {
                     return Err(CallError::Remote(RemoteError::NotFound(format!(
@@ -219,7 +229,7 @@ impl Dropbox {
                 .ok_or_else(|| RemoteError::Unavailable("a listing without a cursor".into()))?
                 .to_string();
             if page.get("has_more").and_then(Value::as_bool) != Some(true) {
-                return Ok(());
+                return Ok(entries);
             }
             page = self
                 .api
@@ -262,6 +272,10 @@ impl Remote for Dropbox {
     fn attach_upload_sessions(&self, sessions: Arc<dyn UploadSessions>) {
         // Attached once, when the engine opens the remote.
         let _ = self.sessions.set(sessions);
+    }
+
+    fn attach_feed_states(&self, feed: Arc<dyn cloudsync_engine::feed::FeedStates>) {
+        self.feed.attach(feed);
     }
 
     async fn check_root(&self) -> Result<(), RemoteError> {
@@ -315,8 +329,10 @@ impl Remote for Dropbox {
 
     async fn list(&self, _previous: &Tree) -> Result<Listing, RemoteError> {
         let mut guard = self.state.lock().await;
-        let state = match guard.take() {
-            None => self.full_list().await?,
+        // After a restart, the saved position stands in for the one in memory.
+        let known = guard.take().or_else(|| self.feed.load(&self.root.lower));
+        let (state, changed) = match known {
+            None => (self.full_list().await?, true),
             Some(mut state) => {
                 let page = self
                     .api
@@ -330,22 +346,24 @@ impl Remote for Dropbox {
                     Err(e) => Err(e),
                 };
                 match applied {
-                    Ok(()) => state,
+                    Ok(entries) => (state, entries > 0),
                     Err(e) if e.is(&["reset"]) => {
                         // The cursor is no longer valid: list again, never read it as deletes.
                         tracing::info!(
                             root = self.root.display,
                             "Dropbox cursor reset; listing again"
                         );
-                        self.full_list().await?
+                        (self.full_list().await?, true)
                     }
                     Err(e) => {
-                        // A half-applied page leaves the state unknown: list afresh next time.
+                        // A half-applied page leaves the state unknown: start again from the
+                        // saved position (or a full listing) next time.
                         return Err(e.into_remote("list_folder/continue"));
                     }
                 }
             }
         };
+        self.feed.listed(&self.root.lower, &state, changed);
         let listing = Listing {
             nodes: state.nodes.values().cloned().collect(),
             skipped: state.skipped.values().cloned().collect(),

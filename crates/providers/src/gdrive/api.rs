@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use cloudsync_engine::remote::RemoteError;
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::TokenSource;
 
@@ -19,8 +19,9 @@ pub const FILE_FIELDS: &str = "id,name,mimeType,parents,size,md5Checksum,sha256C
 /// Google's folder type.
 pub const FOLDER_MIME: &str = "application/vnd.google-apps.folder";
 
-/// A File resource, as far as syncing needs it.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+/// A File resource, as far as syncing needs it (serialised as Drive spells it, for the
+/// listing state kept across restarts).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct DriveFile {
     /// The opaque id.

@@ -4,7 +4,9 @@
 //! (created, moved in, untrashed) is walked, since Drive reports the folder and not what
 //! it holds. A token Drive refuses means a full walk again: a relist, never deletes.
 //!
-//! The token lives in memory: a restarted client walks once. Between syncs the feed is
+//! The token and the entries it is current to are kept across restarts through
+//! [`crate::feed`], so a restarted client goes on from the feed instead of walking again
+//! (a state kept for another root folder is ignored). Between syncs the feed is
 //! polled for changes below the root (`wait_for_change`), since Drive's push channel
 //! (`changes.watch`) needs a public HTTPS webhook.
 
@@ -61,6 +63,23 @@ enum FeedError {
     TokenRefused,
     /// Anything else.
     Remote(RemoteError),
+}
+
+/// The listing state kept across restarts (see [`crate::feed`]): the entries below the root
+/// with the local path each was given (so duplicate names keep their suffixes) and the
+/// change token they are current to.
+#[derive(serde::Deserialize)]
+struct KeptFeed {
+    entries: HashMap<String, DriveFile>,
+    paths: HashMap<String, RelPath>,
+    page_token: String,
+}
+
+#[derive(serde::Serialize)]
+struct KeptFeedRef<'a> {
+    entries: &'a HashMap<String, DriveFile>,
+    paths: &'a HashMap<String, RelPath>,
+    page_token: &'a str,
 }
 
 impl GoogleDrive {
@@ -191,11 +210,23 @@ impl GoogleDrive {
     /// The whole tree below the root.
     pub(super) async fn list_tree(&self, previous: &Tree) -> Result<Listing, RemoteError> {
         let root = self.root_id().await?;
-        let saved = self.state().page_token.clone();
+        let mut saved = self.state().page_token.clone();
+        if saved.is_none() {
+            // After a restart, the state kept for this root folder stands in.
+            if let Some(kept) = self.feed.load::<KeptFeed>(&root) {
+                let mut st = self.state();
+                st.entries = kept.entries;
+                st.paths = kept.paths;
+                st.page_token = Some(kept.page_token.clone());
+                saved = Some(kept.page_token);
+            }
+        }
         let mut fresh = None;
+        let mut changed = false;
         if let Some(token) = saved {
             match self.changes_since(&token).await {
                 Ok((changes, next)) => {
+                    changed = !changes.is_empty();
                     let entered = self.apply_changes(changes, &root);
                     let mut walked = HashMap::new();
                     for folder in entered {
@@ -216,6 +247,7 @@ impl GoogleDrive {
             fresh = Some(());
         }
         if fresh.is_some() {
+            changed = true;
             // The token first: whatever changes during the walk shows up next time.
             let token = self.start_token().await?;
             let entries = self.walk(&root).await?;
@@ -235,6 +267,14 @@ impl GoogleDrive {
         st.entries.retain(|id, _| built.reached.contains(id));
         st.paths = built.paths;
         st.ids = built.ids;
+        if let Some(page_token) = st.page_token.as_deref() {
+            let kept = KeptFeedRef {
+                entries: &st.entries,
+                paths: &st.paths,
+                page_token,
+            };
+            self.feed.listed(&root, &kept, changed);
+        }
         Ok(built.listing)
     }
 

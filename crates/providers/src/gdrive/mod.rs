@@ -95,6 +95,8 @@ pub struct GoogleDrive {
     change_poll: std::time::Duration,
     /// Where resumable sessions are kept across restarts (the engine attaches it).
     sessions: Mutex<Option<Arc<dyn UploadSessions>>>,
+    /// The listing state kept across restarts.
+    feed: crate::feed::FeedKeeper,
 }
 
 impl std::fmt::Debug for GoogleDrive {
@@ -130,6 +132,7 @@ impl GoogleDrive {
             chunk_size: DEFAULT_CHUNK,
             change_poll: DEFAULT_CHANGE_POLL,
             sessions: Mutex::new(None),
+            feed: crate::feed::FeedKeeper::default(),
         })
     }
 
@@ -264,6 +267,10 @@ impl Remote for GoogleDrive {
             .sessions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(sessions);
+    }
+
+    fn attach_feed_states(&self, feed: Arc<dyn cloudsync_engine::feed::FeedStates>) {
+        self.feed.attach(feed);
     }
 
     async fn prepare_root(&self) -> Result<(), RemoteError> {

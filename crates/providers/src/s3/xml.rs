@@ -23,71 +23,82 @@ pub(crate) struct Page {
     pub encoding: Option<String>,
 }
 
-/// Parses a `ListBucketResult`.
-pub(crate) fn parse_list(xml: &str) -> Result<Page, String> {
+/// Walks the elements of `xml`: `start(name)` at each opening tag, `end(name, text)` at
+/// each closing one with the text directly before it (entities resolved).
+fn walk(
+    xml: &str,
+    what: &str,
+    mut start: impl FnMut(&str),
+    mut end: impl FnMut(&str, String),
+) -> Result<(), String> {
     let mut reader = Reader::from_str(xml);
-    let mut page = Page::default();
-    let mut cur: Option<Object> = None;
     let mut text = String::new();
-    let mut depth_in_contents = false;
     loop {
-        let ev = reader
+        match reader
             .read_event()
-            .map_err(|e| format!("bad ListObjectsV2 XML: {e}"))?;
-        match ev {
+            .map_err(|e| format!("bad {what} XML: {e}"))?
+        {
             Event::Start(e) => {
-                if e.local_name().as_ref() == "Contents" {
-                    cur = Some(Object::default());
-                    depth_in_contents = true;
-                }
+                start(e.local_name().into_inner());
                 text.clear();
             }
-            Event::End(e) => {
-                let value = std::mem::take(&mut text);
-                match (e.local_name().as_ref(), depth_in_contents) {
-                    ("Contents", _) => {
-                        depth_in_contents = false;
-                        if let Some(o) = cur.take() {
-                            page.objects.push(o);
-                        }
-                    }
-                    ("Key", true) => {
-                        if let Some(o) = cur.as_mut() {
-                            o.key = value;
-                        }
-                    }
-                    ("Size", true) => {
-                        if let Some(o) = cur.as_mut() {
-                            o.size = value.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    ("ETag", true) => {
-                        if let Some(o) = cur.as_mut() {
-                            o.etag = Some(value.trim().to_string()).filter(|v| !v.is_empty());
-                        }
-                    }
-                    ("LastModified", true) => {
-                        if let Some(o) = cur.as_mut() {
-                            o.mtime_secs = chrono::DateTime::parse_from_rfc3339(value.trim())
-                                .map(|t| t.timestamp())
-                                .unwrap_or(0);
-                        }
-                    }
-                    ("IsTruncated", false) => page.truncated = value.trim() == "true",
-                    ("NextContinuationToken", false) => {
-                        page.next_token = Some(value).filter(|v| !v.is_empty());
-                    }
-                    ("EncodingType", false) => page.encoding = Some(value.trim().to_string()),
-                    _ => {}
-                }
-            }
+            Event::End(e) => end(e.local_name().into_inner(), std::mem::take(&mut text)),
             Event::Text(t) => text.push_str(&t.into_inner()),
             Event::CData(t) => text.push_str(&t.into_inner()),
             Event::GeneralRef(r) => crate::xml_text::push_reference(&mut text, r)?,
-            Event::Eof => break,
+            Event::Eof => return Ok(()),
             _ => {}
         }
     }
+}
+
+/// Seconds since the epoch of an RFC 3339 time (0 when unreadable).
+fn epoch_secs(text: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(text.trim()).map_or(0, |t| t.timestamp())
+}
+
+/// Parses a `ListBucketResult`.
+pub(crate) fn parse_list(xml: &str) -> Result<Page, String> {
+    let mut page = Page::default();
+    let mut cur: Option<Object> = None;
+    let in_contents = std::cell::Cell::new(false);
+    let mut done: Vec<Object> = Vec::new();
+    walk(
+        xml,
+        "ListObjectsV2",
+        |name| {
+            if name == "Contents" {
+                in_contents.set(true);
+            }
+        },
+        |name, value| {
+            if name == "Contents" {
+                in_contents.set(false);
+                done.extend(cur.take());
+                return;
+            }
+            if in_contents.get() {
+                let o = cur.get_or_insert_with(Object::default);
+                match name {
+                    "Key" => o.key = value,
+                    "Size" => o.size = value.trim().parse().unwrap_or(0),
+                    "ETag" => o.etag = Some(value.trim().to_string()).filter(|v| !v.is_empty()),
+                    "LastModified" => o.mtime_secs = epoch_secs(&value),
+                    _ => {}
+                }
+                return;
+            }
+            match name {
+                "IsTruncated" => page.truncated = value.trim() == "true",
+                "NextContinuationToken" => {
+                    page.next_token = Some(value).filter(|v| !v.is_empty());
+                }
+                "EncodingType" => page.encoding = Some(value.trim().to_string()),
+                _ => {}
+            }
+        },
+    )?;
+    page.objects = done;
     Ok(page)
 }
 
@@ -113,50 +124,46 @@ pub(crate) struct UploadsPage {
 
 /// Parses a `ListMultipartUploadsResult`.
 pub(crate) fn parse_uploads(xml: &str) -> Result<UploadsPage, String> {
-    let mut reader = Reader::from_str(xml);
     let mut page = UploadsPage::default();
     let mut cur: Option<Upload> = None;
-    let mut text = String::new();
-    loop {
-        let ev = reader
-            .read_event()
-            .map_err(|e| format!("bad ListMultipartUploads XML: {e}"))?;
-        match ev {
-            Event::Start(e) => {
-                if e.local_name().as_ref() == "Upload" {
-                    cur = Some(Upload::default());
-                }
-                text.clear();
+    let in_upload = std::cell::Cell::new(false);
+    let mut done: Vec<Upload> = Vec::new();
+    walk(
+        xml,
+        "ListMultipartUploads",
+        |name| {
+            if name == "Upload" {
+                in_upload.set(true);
             }
-            Event::End(e) => {
-                let value = std::mem::take(&mut text);
-                match (e.local_name().as_ref(), cur.as_mut()) {
-                    ("Upload", _) => page.uploads.extend(cur.take()),
-                    ("Key", Some(u)) => u.key = value,
-                    ("UploadId", Some(u)) => u.upload_id = value.trim().to_string(),
-                    ("Initiated", Some(u)) => {
-                        u.initiated_secs = chrono::DateTime::parse_from_rfc3339(value.trim())
-                            .map(|t| t.timestamp())
-                            .unwrap_or(0);
-                    }
-                    ("IsTruncated", None) => page.truncated = value.trim() == "true",
-                    ("NextKeyMarker", None) => {
-                        page.next_key_marker = Some(value).filter(|v| !v.is_empty());
-                    }
-                    ("NextUploadIdMarker", None) => {
-                        page.next_upload_id_marker = Some(value).filter(|v| !v.is_empty());
-                    }
-                    ("EncodingType", None) => page.encoding = Some(value.trim().to_string()),
+        },
+        |name, value| {
+            if name == "Upload" {
+                in_upload.set(false);
+                done.extend(cur.take());
+                return;
+            }
+            if in_upload.get() {
+                let u = cur.get_or_insert_with(Upload::default);
+                match name {
+                    "Key" => u.key = value,
+                    "UploadId" => u.upload_id = value.trim().to_string(),
+                    "Initiated" => u.initiated_secs = epoch_secs(&value),
                     _ => {}
                 }
+                return;
             }
-            Event::Text(t) => text.push_str(&t.into_inner()),
-            Event::CData(t) => text.push_str(&t.into_inner()),
-            Event::GeneralRef(r) => crate::xml_text::push_reference(&mut text, r)?,
-            Event::Eof => break,
-            _ => {}
-        }
-    }
+            match name {
+                "IsTruncated" => page.truncated = value.trim() == "true",
+                "NextKeyMarker" => page.next_key_marker = Some(value).filter(|v| !v.is_empty()),
+                "NextUploadIdMarker" => {
+                    page.next_upload_id_marker = Some(value).filter(|v| !v.is_empty());
+                }
+                "EncodingType" => page.encoding = Some(value.trim().to_string()),
+                _ => {}
+            }
+        },
+    )?;
+    page.uploads = done;
     Ok(page)
 }
 

@@ -61,7 +61,7 @@ struct Target {
 enum Raw {
     /// An S3 server that takes unsigned requests: port, bucket, prefix.
     S3(u16, String, String),
-    /// Dropbox's `/2/files/upload`: API base, token, root folder (`/CloudSync`).
+    /// Dropbox's `/2/files/upload`: API base, token, root folder ([`DROPBOX_ROOT`]).
     Dropbox(String, String, String),
     /// Drive's multipart upload: API base, token.
     Drive(String, String),

@@ -423,10 +423,16 @@ pub fn provider_name_rule(provider: ProviderRules, name: &str) -> Option<SkipRul
     {
         return Some(hit(format!("names starting with '{p}'")));
     }
-    contained
+    if let Some(c) = contained
         .iter()
         .find(|c| contains_ignore_ascii_case(name, c))
-        .map(|c| hit(format!("names containing '{c}'")))
+    {
+        return Some(hit(format!("names containing '{c}'")));
+    }
+    // Dropbox refuses names with characters beyond the Basic Multilingual Plane (most
+    // emoji) with `disallowed_name`; skipping them says why instead of failing each sync.
+    (provider == ProviderRules::Dropbox && name.chars().any(|c| u32::from(c) > 0xFFFF))
+        .then(|| hit("names with emoji or other characters beyond U+FFFF".to_string()))
 }
 
 /// Baidu refuses paths longer than this (characters, below the app folder's own path).
@@ -1106,6 +1112,16 @@ mod tests {
             "Dropbox only refuses a leading .cache"
         );
         assert_eq!(file(&r, "dropbox"), None);
+        assert_eq!(
+            file(&r, "party \u{1f389}.txt"),
+            dropbox("names with emoji or other characters beyond U+FFFF")
+        );
+        // An emoji made of BMP characters (U+2764 U+FE0F) is a name Dropbox takes.
+        assert_eq!(file(&r, "heart \u{2764}\u{fe0f}.txt"), None);
+        assert_eq!(
+            provider_name_rule(ProviderRules::GoogleDrive, "party \u{1f389}.txt"),
+            None
+        );
         // Names starting with '.' are already refused by the spec rules.
         assert_eq!(code(file(&r, ".dropbox.cache")), "reserved-prefix");
         // The provider rule on its own, for remotes that report raw names.

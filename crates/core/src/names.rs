@@ -128,6 +128,23 @@ pub fn case_fold(s: &str) -> String {
     lower.nfc().collect()
 }
 
+/// Each character by its simple lowercase mapping, the way Dropbox lowercases names and
+/// paths (`path_lower`; Python 2's `unicode.lower()`, reference 1.3). Rust's `to_lowercase`
+/// differs for a final `Σ` (`ς`, Dropbox `σ`) and for `İ` (`i̇`, Dropbox `i`), so names
+/// compared the way Dropbox compares them must be folded this way.
+pub fn simple_lowercase(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut full = c.to_lowercase();
+            match (full.next(), full.next()) {
+                (Some(l), None) => l,
+                _ if c == '\u{130}' => 'i',
+                _ => c,
+            }
+        })
+        .collect()
+}
+
 /// Splits `name` into stem and extension (with its dot) at the last dot, when that dot is
 /// neither the first nor the last character and the extension has no whitespace.
 fn split_extension(name: &str) -> (&str, &str) {

@@ -251,22 +251,6 @@ pub fn fill_hashes(
     (hashed, unreadable)
 }
 
-/// Each character's simple lowercase mapping, the way Dropbox compares names (Python 2's
-/// `unicode.lower()`): `İ` and `i` are one name there, while Rust's `to_lowercase` makes
-/// `İ` into `i̇` and tells them apart.
-fn simple_lowercase(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            let mut full = c.to_lowercase();
-            match (full.next(), full.next()) {
-                (Some(l), None) => l,
-                _ if c == '\u{130}' => 'i',
-                _ => c,
-            }
-        })
-        .collect()
-}
-
 /// On a remote that treats names differing only in letter case as one (Dropbox), keeps one
 /// of each group of such siblings in `tree` and skips the others (with their subtrees)
 /// with [`SkipRule::CaseClash`]: uploading both would make one overwrite the other. The one
@@ -278,7 +262,10 @@ pub fn skip_case_clashes(
     let mut groups: HashMap<(Option<RelPath>, String), Vec<RelPath>> = HashMap::new();
     for key in tree.keys() {
         groups
-            .entry((key.parent(), simple_lowercase(key.name())))
+            .entry((
+                key.parent(),
+                cloudsync_core::names::simple_lowercase(key.name()),
+            ))
             .or_default()
             .push(key.clone());
     }

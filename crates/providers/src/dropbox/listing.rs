@@ -31,21 +31,9 @@ pub struct Root {
     pub lower: String,
 }
 
-/// A path as Dropbox lowercases it (`path_lower`): Python 2's `unicode.lower()`, each
-/// character by its simple mapping (reference 1.3). Rust's `to_lowercase` differs for a
-/// final `Σ` (`ς`, Dropbox `σ`) and for `İ` (`i̇`, Dropbox `i`), so a root or a name
-/// compared with `path_lower` must be folded this way.
+/// A path as Dropbox lowercases it (`path_lower`).
 pub fn lower(path: &str) -> String {
-    path.chars()
-        .map(|c| {
-            let mut full = c.to_lowercase();
-            match (full.next(), full.next()) {
-                (Some(l), None) => l,
-                _ if c == '\u{130}' => 'i',
-                _ => c,
-            }
-        })
-        .collect()
+    cloudsync_core::names::simple_lowercase(path)
 }
 
 impl Root {

@@ -36,11 +36,11 @@ pub struct ProviderInfo {
 /// Every provider, in the order the wizard shows them; an OAuth provider is available
 /// once its app key is configured (see the README), else it says how to configure one.
 pub fn providers(config_dir: &Path) -> Vec<ProviderInfo> {
-    let cloud = |cloud: Cloud, label: &'static str, sign_in: &'static str| {
+    let cloud = |cloud: Cloud, sign_in: &'static str| {
         let keys = crate::signin::keys_for(cloud, config_dir);
         ProviderInfo {
             id: cloud.id(),
-            label,
+            label: cloud.label(),
             sign_in,
             available: keys.is_ok(),
             why_unavailable: keys.err().map(|e| e.to_string()),
@@ -55,9 +55,9 @@ pub fn providers(config_dir: &Path) -> Vec<ProviderInfo> {
     };
     vec![
         ready("demo", "Demo cloud", "none"),
-        cloud(Cloud::Dropbox, "Dropbox", "browser"),
-        cloud(Cloud::Gdrive, "Google Drive", "browser"),
-        cloud(Cloud::Baidu, "Baidu Netdisk", "device"),
+        cloud(Cloud::Dropbox, "browser"),
+        cloud(Cloud::Gdrive, "browser"),
+        cloud(Cloud::Baidu, "device"),
         ready("webdav", "WebDAV", "form"),
         ready("s3", "S3-compatible storage", "form"),
         ready("local", "Local or network folder", "form"),

@@ -54,7 +54,10 @@ export const PROVIDERS: ProviderInfo[] = [
     label: "Dropbox",
     sign_in: "browser",
     available: false,
-    why_unavailable: "No Dropbox app key is configured (see README: registering your own app).",
+    // The engine's own wording, long words included.
+    why_unavailable:
+      'Dropbox needs an app key: register one (README, "Registering your own app"), then set ' +
+      "CLOUDSYNC_DROPBOX_APP_KEY or add it to /home/me/.config/cloudsync/config.json (the CLI also takes --app-key)",
   },
   { id: "gdrive", label: "Google Drive", sign_in: "browser", available: true, why_unavailable: null },
   { id: "baidu", label: "Baidu Netdisk", sign_in: "device", available: true, why_unavailable: null },

@@ -35,7 +35,15 @@ describe("wizard", () => {
     await page.locator(tid("provider-demo")).waitFor();
     expect(await next.isDisabled()).toBe(true);
     expect(await page.locator(tid("provider-dropbox")).isDisabled()).toBe(true);
-    expect(await page.locator(tid("provider-dropbox")).innerText()).toContain("No Dropbox app key");
+    expect(await page.locator(tid("provider-dropbox")).innerText()).toContain("Dropbox needs an app key");
+    // The reason wraps inside its card, even an environment variable's long name.
+    const spill = await page.locator(tid("provider-dropbox")).evaluate((card) => {
+      const reason = card.querySelector(".provider-blurb")?.getBoundingClientRect();
+      const box = card.getBoundingClientRect();
+      return { right: (reason?.right ?? Infinity) - box.right, scroll: card.scrollWidth - card.clientWidth };
+    });
+    expect(spill.right).toBeLessThanOrEqual(0);
+    expect(spill.scroll).toBeLessThanOrEqual(0);
     await page.click(tid("provider-demo"));
     await app!.shot("wizard-1-provider");
     await next.click();

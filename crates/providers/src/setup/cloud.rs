@@ -44,6 +44,15 @@ impl Cloud {
         }
     }
 
+    /// Its name for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Cloud::Dropbox => "Dropbox",
+            Cloud::Gdrive => "Google Drive",
+            Cloud::Baidu => "Baidu Netdisk",
+        }
+    }
+
     /// The provider with this id.
     pub fn from_id(id: &str) -> Option<Cloud> {
         match id {
@@ -140,10 +149,11 @@ pub fn app_keys(
         .or_else(|| env("APP_KEY"))
         .or_else(|| from_file("app_key"))
         .ok_or_else(|| {
+            // Worded for both the CLI and the app, which shows it on the provider's card.
             SetupError(format!(
-                "no {} app key: register an app (see the README), then pass --app-key, set \
-                 {}_APP_KEY, or put it in {}",
-                cloud.id(),
+                "{} needs an app key: register one (README, \"Registering your own app\"), \
+                 then set {}_APP_KEY or add it to {} (the CLI also takes --app-key)",
+                cloud.label(),
                 cloud.env_prefix(),
                 file.display()
             ))
@@ -283,7 +293,9 @@ mod tests {
         let e = app_keys(Cloud::Gdrive, none.path(), None, None, None);
         if std::env::var_os("CLOUDSYNC_GDRIVE_APP_KEY").is_none() {
             let e = e.expect_err("no key anywhere");
-            assert!(e.to_string().contains("register an app"), "{e}");
+            let e = e.to_string();
+            assert!(e.starts_with("Google Drive needs an app key"), "{e}");
+            assert!(e.contains("CLOUDSYNC_GDRIVE_APP_KEY"), "{e}");
         }
     }
 }

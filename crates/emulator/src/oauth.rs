@@ -381,6 +381,13 @@ impl Tokens {
         }
     }
 
+    /// Revokes every access and refresh token of `account`.
+    pub fn revoke_account(&self, account: &str) {
+        let mut state = self.lock();
+        state.access.retain(|_, g| g.account != account);
+        state.refresh.retain(|_, r| r.account != account);
+    }
+
     /// Revokes an access token and the refresh tokens of its account and client.
     pub fn revoke(&self, access_token: &str) {
         let mut state = self.lock();

@@ -6,6 +6,9 @@
 //! Control endpoints (never faulted, never counted):
 //! - `POST /__emulator/faults` with a [`FaultRule`] as JSON; `DELETE` clears; `GET` lists;
 //! - `POST /__emulator/expire-tokens`: every access token issued so far expires now;
+//! - `POST /__emulator/revoke` with `{"account": NAME}`: every access and refresh token of
+//!   that account stops working, as when the user revokes the app in the provider's
+//!   settings (for scripts and the app's end-to-end test);
 //! - `GET /__emulator/stats` ([`Stats`]); `DELETE` sets the counters to zero;
 //! - `POST /__emulator/hostile-names` with `{"enabled": bool}`: listings also carry names
 //!   with `..`, `/`, `\`, NUL and absolute paths (each provider adds its own).
@@ -245,6 +248,7 @@ fn control_routes(context: Arc<Context>) -> Router {
             post(add_fault).delete(clear_faults).get(list_faults),
         )
         .route("/__emulator/expire-tokens", post(expire_tokens))
+        .route("/__emulator/revoke", post(revoke_account))
         .route("/__emulator/stats", get(stats).delete(reset_stats))
         .route("/__emulator/hostile-names", post(hostile_names))
         .with_state(context)
@@ -266,6 +270,16 @@ async fn list_faults(State(ctx): State<Arc<Context>>) -> Json<Vec<FaultRule>> {
 
 async fn expire_tokens(State(ctx): State<Arc<Context>>) -> StatusCode {
     ctx.tokens.expire_all();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(serde::Deserialize)]
+struct Revoke {
+    account: String,
+}
+
+async fn revoke_account(State(ctx): State<Arc<Context>>, Json(r): Json<Revoke>) -> StatusCode {
+    ctx.tokens.revoke_account(&r.account);
     StatusCode::NO_CONTENT
 }
 

@@ -275,6 +275,44 @@ fn auth_errors_are_worded_as_documented() {
             json!({"error_summary": "expired_access_token/", "error": {".tag": "expired_access_token"}})
         );
 
+        // The account revokes the app: its access and refresh tokens stop working.
+        let grant = sign_in(&e, None).await;
+        let access = grant["access_token"].as_str().expect("token").to_string();
+        let refresh = grant["refresh_token"]
+            .as_str()
+            .expect("refresh")
+            .to_string();
+        let resp = client()
+            .post(format!("{}/__emulator/revoke", e.base_url))
+            .json(&json!({"account": "ann"}))
+            .send()
+            .await
+            .expect("revoke");
+        assert_eq!(resp.status(), 204);
+        let resp = client()
+            .post(format!("{}/2/files/list_folder", e.base_url))
+            .bearer_auth(&access)
+            .header("Content-Type", "application/json")
+            .body(r#"{"path": ""}"#)
+            .send()
+            .await
+            .expect("send");
+        let a = answer(resp).await;
+        assert_eq!(a.status, 401);
+        assert_eq!(a.json()["error"][".tag"], "invalid_access_token");
+        let resp = client()
+            .post(format!("{}/oauth2/token", e.base_url))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "grant_type=refresh_token&refresh_token={refresh}&client_id=app-key"
+            ))
+            .send()
+            .await
+            .expect("refresh");
+        let a = answer(resp).await;
+        assert_eq!(a.status, 400);
+        assert_eq!(a.json()["error"], "invalid_grant");
+
         // A wrong Content-Type on an RPC route is a plain-text 400.
         let resp = client()
             .post(format!("{}/2/files/list_folder", e.base_url))

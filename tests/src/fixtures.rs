@@ -137,15 +137,36 @@ impl cloudsync_engine::sessions::UploadSessions for MemorySessions {
 }
 
 /// Syncs connection `name` once and checks that its credentials are refused (a revoked
-/// sign-in): the round fails, or its operations do, and the reason names the credentials.
+/// sign-in): the round fails, the reason names the credentials, and the status asks for a
+/// new sign-in (what the app's "Sign in again" panel shows on).
 ///
 /// # Panics
 /// When the sync goes through, or fails for another reason.
 pub async fn assert_credentials_refused(engine: &Engine, name: &str) {
-    let (synced, reason) = match engine.sync_connection(name).await {
-        Ok(s) => (s.failures.is_empty(), format!("{:?}", s.failures)),
-        Err(err) => (false, err.to_string()),
+    let reason = match engine.sync_connection(name).await {
+        Ok(s) => panic!(
+            "a revoked sign-in must not sync (failures: {:?})",
+            s.failures
+        ),
+        Err(err) => err.to_string(),
     };
-    assert!(!synced, "a revoked sign-in must not sync");
     assert!(reason.contains("credentials"), "{reason}");
+    assert!(
+        sign_in_needed(engine, name),
+        "the status must ask for a new sign-in"
+    );
+}
+
+/// Whether connection `name`'s status asks for a new sign-in.
+///
+/// # Panics
+/// When the engine has no status for it.
+pub fn sign_in_needed(engine: &Engine, name: &str) -> bool {
+    engine
+        .status()
+        .expect("status")
+        .into_iter()
+        .find(|s| s.name == name)
+        .expect("a status for the connection")
+        .sign_in_needed
 }

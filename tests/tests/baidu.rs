@@ -28,7 +28,7 @@ use cloudsync_providers::baidu::Baidu;
 use cloudsync_providers::oauth::stored::StoredTokenSource;
 use cloudsync_providers::oauth::{device, OAuthApp};
 use cloudsync_tests::fixtures::{
-    assert_credentials_refused, emulator_accepting, pseudo_random, MemorySessions,
+    assert_credentials_refused, emulator_accepting, pseudo_random, sign_in_needed, MemorySessions,
 };
 use cloudsync_tests::run_for as run;
 use serde_json::json;
@@ -836,6 +836,7 @@ fn after_a_relink_the_trees_are_kept_and_changes_made_meanwhile_sync() {
         // `cloudsync relink`: a new sign-in stored, the engine told.
         signed_in(&emu, &store, "pan");
         engine.relinked("pan").expect("relinked");
+        assert!(!sign_in_needed(&engine, "pan"));
         emu.context.faults.reset_stats();
         sync_through(&engine).await;
 

@@ -23,7 +23,7 @@ use cloudsync_providers::auth::StaticToken;
 use cloudsync_providers::dropbox::{Dropbox, DropboxOptions, Hosts};
 use cloudsync_providers::oauth::stored::StoredTokens;
 use cloudsync_tests::fixtures::{
-    assert_credentials_refused, emulator_accepting, pseudo_random, MemorySessions,
+    assert_credentials_refused, emulator_accepting, pseudo_random, sign_in_needed, MemorySessions,
 };
 use cloudsync_tests::run_for as run;
 use serde_json::{json, Value};
@@ -825,6 +825,7 @@ fn after_a_relink_the_trees_are_kept_and_changes_made_meanwhile_sync() {
         // `cloudsync relink`: new tokens stored, the engine told.
         sign_in(refresh_token(&e).await);
         engine.relinked("dbx").expect("relinked");
+        assert!(!sign_in_needed(&engine, "dbx"));
         e.context.faults.reset_stats();
         sync_until_clean(&engine).await;
 

@@ -26,7 +26,7 @@ use cloudsync_providers::gdrive::GoogleDrive;
 use cloudsync_providers::oauth::stored::{StoredTokenSource, StoredTokens};
 use cloudsync_providers::oauth::OAuthApp;
 use cloudsync_tests::fixtures::{
-    assert_credentials_refused, emulator_accepting, pseudo_random, MemorySessions,
+    assert_credentials_refused, emulator_accepting, pseudo_random, sign_in_needed, MemorySessions,
 };
 use cloudsync_tests::proxy::CutProxy;
 use cloudsync_tests::run_for as run;
@@ -1003,6 +1003,7 @@ fn after_a_relink_the_trees_are_kept_and_changes_made_meanwhile_sync() {
         };
         store.set("gd", &renewed.to_secret()).expect("store");
         s.engine.relinked("gd").expect("relinked");
+        assert!(!sign_in_needed(&s.engine, "gd"));
         emu.context.faults.reset_stats();
         sync_through_faults(&s.engine, 4).await;
 

@@ -3,7 +3,7 @@
 //! The CLI, the daemon's control socket and the desktop app all go through [`Engine`];
 //! none of them holds sync logic of its own.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -81,6 +81,10 @@ pub struct ConnectionStatus {
     pub conflicts: usize,
     /// Last completed sync (ms since the epoch).
     pub last_sync: Option<i64>,
+    /// The provider refused the stored sign-in on the last sync: signing in again
+    /// (`cloudsync relink`, or the app's "Sign in again") is what mends it.
+    #[serde(default)]
+    pub sign_in_needed: bool,
 }
 
 /// How the user settles a listed conflict.
@@ -121,6 +125,9 @@ pub struct Engine {
     /// Each connection's open remote, with the config it was opened with. Kept between
     /// syncs so a change feed's cursor, renewed tokens and server probes carry over.
     remotes: Mutex<HashMap<i64, OpenRemote>>,
+    /// Connections whose last sync failed because the provider refused the credentials.
+    /// Kept in memory: after a restart the first sync finds out again.
+    signed_out: Mutex<HashSet<i64>>,
 }
 
 /// A remote opened for a connection, with the provider and config it was opened with.
@@ -154,6 +161,7 @@ impl Engine {
             live: Mutex::new(HashMap::new()),
             purged: Mutex::new(HashMap::new()),
             remotes: Mutex::new(HashMap::new()),
+            signed_out: Mutex::new(HashSet::new()),
         }
     }
 
@@ -193,6 +201,7 @@ impl Engine {
     pub fn relinked(&self, name: &str) -> Result<Connection, EngineError> {
         let conn = self.connection(name)?;
         self.forget_remote(conn.id);
+        self.note_signed_out(conn.id, false);
         if conn.state == ConnState::Error {
             lock(&self.store)?.set_state(conn.id, ConnState::Ok, None)?;
         }
@@ -202,6 +211,19 @@ impl Engine {
             detail: None,
         });
         self.connection(name)
+    }
+
+    /// Records whether the provider refused `id`'s credentials on its last sync.
+    fn note_signed_out(&self, id: i64, refused: bool) {
+        let mut set = self
+            .signed_out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if refused {
+            set.insert(id);
+        } else {
+            set.remove(&id);
+        }
     }
 
     /// Drops the open remote of a connection, so the next sync opens it again (after an
@@ -466,6 +488,13 @@ impl Engine {
             // Credentials may have been renewed elsewhere, or the remote is in a bad state.
             self.forget_remote(conn.id);
         }
+        if !matches!(result, Err(EngineError::NeedsApproval(..))) {
+            let refused = result
+                .as_ref()
+                .err()
+                .is_some_and(EngineError::is_credentials_refused);
+            self.note_signed_out(conn.id, refused);
+        }
         let now = self.ctx.clock.now_ms();
         match result {
             Ok(()) if last.as_ref().is_some_and(|r| r.planned == 0) => {
@@ -603,6 +632,11 @@ impl Engine {
     /// # Errors
     /// The store's error.
     pub fn status(&self) -> Result<Vec<ConnectionStatus>, EngineError> {
+        let signed_out = self
+            .signed_out
+            .lock()
+            .map(|set| set.clone())
+            .unwrap_or_default();
         let s = lock(&self.store)?;
         let mut out = Vec::new();
         for c in s.connections()? {
@@ -629,6 +663,7 @@ impl Engine {
                 skipped,
                 conflicts,
                 last_sync: c.last_sync,
+                sign_in_needed: c.state == ConnState::Error && signed_out.contains(&c.id),
             });
         }
         Ok(out)

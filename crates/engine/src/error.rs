@@ -67,6 +67,11 @@ pub enum EngineError {
 }
 
 impl EngineError {
+    /// The provider refused the stored credentials: only signing in again mends it.
+    pub fn is_credentials_refused(&self) -> bool {
+        matches!(self, EngineError::Remote(RemoteError::Auth(_)))
+    }
+
     /// How to retry after this error.
     pub fn retry_class(&self) -> RetryClass {
         match self {

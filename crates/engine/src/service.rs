@@ -130,7 +130,8 @@ pub async fn run(
                 }
                 reconcile_now.notify_one();
             }
-            Request::Approve { name } => {
+            // New credentials (or an approved plan) should not wait out the error backoff.
+            Request::Approve { name } | Request::Relinked { name } => {
                 if let Ok(w) = workers.lock() {
                     if let Some(worker) = w.get(name) {
                         worker.wake.notify_one();

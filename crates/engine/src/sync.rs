@@ -206,6 +206,8 @@ impl ConnectionSync<'_> {
                     pause *= 2;
                     attempt += 1;
                 }
+                // Refused credentials are no missing folder: they say so, and what mends it.
+                Err(e @ RemoteError::Auth(_)) => return Err(e.into()),
                 Err(e) => return Err(EngineError::RemoteRootMissing(e.to_string())),
             }
         }

@@ -3,7 +3,9 @@
 # session, bounded in time:
 # - tests/app/e2e.py: the real app driven through tauri-driver + WebKitWebDriver (the
 #   wizard makes a Demo-cloud connection, files arrive, pause/resume, a conflict is
-#   resolved, unlink keeps the files; a non-empty folder is refused);
+#   resolved, unlink keeps the files; a non-empty folder is refused; Drive, Dropbox and
+#   Baidu sign in from the wizard against the emulators; a revoked Dropbox sign-in is
+#   mended with "Sign in again", another account refused);
 # - tests/app/tray.py: the tray menu read and clicked over D-Bus (StatusNotifierItem +
 #   dbusmenu);
 # - the tray menu drawn by a small panel (trayer) and opened with a click, for its picture.

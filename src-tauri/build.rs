@@ -24,6 +24,7 @@ const COMMANDS: &[&str] = &[
     "providers",
     "sign_in",
     "cancel_sign_in",
+    "relink",
     "test_connection",
     "remote_folders",
     "add_connection",

@@ -308,6 +308,21 @@ pub async fn sign_in(
     crate::signin::run(app, &shell.sign_ins, shell.link.dir().root(), &provider).await
 }
 
+/// Signs a connection in again after its provider refused the stored sign-in (the same
+/// account must come back); the page follows it through `sign-in-progress` and may
+/// `cancel_sign_in`. The connection syncs right after.
+#[tauri::command]
+pub async fn relink(app: AppHandle, shell: Shared<'_>, name: String) -> Result<(), AppError> {
+    let conn: Connection = shell
+        .link
+        .call_as(Request::Get { name: name.clone() })
+        .await?;
+    crate::signin::relink(app, &shell.sign_ins, shell.link.dir().root(), &conn).await?;
+    shell.link.call(Request::Relinked { name }).await?;
+    shell.changed();
+    Ok(())
+}
+
 /// Stops a sign-in that waits for the browser.
 #[tauri::command]
 pub fn cancel_sign_in(shell: Shared<'_>) {

@@ -37,6 +37,7 @@ pub fn views(statuses: Vec<ConnectionStatus>, connections: &[Connection]) -> Vec
                 conflicts: s.conflicts as u64,
                 last_sync: s.last_sync,
                 paused: conn.is_some_and(|c| c.paused),
+                sign_in_needed: s.sign_in_needed,
                 name: s.name,
             }
         })

@@ -42,6 +42,8 @@ pub struct ConnectionView {
     pub last_sync: Option<i64>,
     /// Paused by the user.
     pub paused: bool,
+    /// The provider refused the stored sign-in: the window offers "Sign in again".
+    pub sign_in_needed: bool,
 }
 
 /// A transfer in flight.
@@ -344,6 +346,7 @@ mod tests {
             conflicts: 0,
             last_sync: None,
             paused: state == "paused",
+            sign_in_needed: false,
         }
     }
 

@@ -142,6 +142,7 @@ fn main() -> ExitCode {
             commands::providers,
             commands::sign_in,
             commands::cancel_sign_in,
+            commands::relink,
             commands::test_connection,
             commands::remote_folders,
             commands::add_connection,

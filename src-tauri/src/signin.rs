@@ -3,16 +3,21 @@
 //! driver. The wizard sees the page address or the device code through the
 //! `sign-in-progress` event; the tokens stay in this process (never in the page) under a
 //! session id until the wizard adds the connection, which moves them to the secret store.
+//! A connection whose sign-in the provider refused signs in again the same way from the
+//! main window (`relink`), and its new tokens replace the old in the secret store.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use cloudsync_engine::store::Connection;
 use cloudsync_providers::oauth::device::DeviceCode;
 use cloudsync_providers::oauth::signin::{self, SignInUi};
 use cloudsync_providers::oauth::stored::StoredTokens;
 use cloudsync_providers::oauth::OAuthError;
 use cloudsync_providers::setup::cloud::{self as setup, AppKeys, Cloud};
+use cloudsync_providers::setup::relink::Relink;
+use cloudsync_providers::setup::SetupError;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter};
 
@@ -99,19 +104,22 @@ pub struct DeviceView {
     pub expires_in: u64,
 }
 
-struct WizardUi {
+/// Shows a sign-in's progress in one window: the wizard's, or the main window's for a
+/// connection signing in again.
+struct WindowUi {
     app: AppHandle,
+    window: &'static str,
     provider: &'static str,
 }
 
-impl WizardUi {
+impl WindowUi {
     fn tell(&self, progress: Progress) {
-        let _ = self.app.emit_to("wizard", "sign-in-progress", progress);
+        let _ = self.app.emit_to(self.window, "sign-in-progress", progress);
     }
 }
 
 #[async_trait]
-impl SignInUi for WizardUi {
+impl SignInUi for WindowUi {
     fn show_url(&self, url: &str) {
         if std::env::var_os("CLOUDSYNC_NO_BROWSER").is_none() {
             if let Err(e) = open::that_detached(url) {
@@ -172,35 +180,12 @@ pub async fn run(
     let cloud = Cloud::from_id(provider)
         .ok_or_else(|| AppError::Invalid(format!("{provider} does not sign in with OAuth")))?;
     let keys = keys_for(cloud, config_dir)?;
-    if cloud == Cloud::Baidu && keys.secret.is_none() {
-        return Err(AppError::Invalid(
-            "Baidu sign-in needs the app's secret key: set CLOUDSYNC_BAIDU_APP_SECRET or put app_secret in config.json".into(),
-        ));
-    }
-    sign_ins.cancel();
-    let oauth = cloud.app(&keys);
-    let ui = WizardUi {
+    let ui = WindowUi {
         app,
+        window: "wizard",
         provider: cloud.id(),
     };
-    let method = cloud.default_method(&keys);
-    let task = tokio::spawn(async move {
-        signin::sign_in(&oauth, method, &ui, signin::SIGN_IN_TIMEOUT)
-            .await
-            .map(|answer| (answer, oauth.client_secret.clone()))
-    });
-    if let Ok(mut r) = sign_ins.running.lock() {
-        *r = Some(task.abort_handle());
-    }
-    let (answer, client_secret) = match task.await {
-        Ok(r) => r.map_err(|e| AppError::Engine(format!("signing in: {e}")))?,
-        Err(e) if e.is_cancelled() => return Err(AppError::Invalid("sign-in cancelled".into())),
-        Err(e) => return Err(AppError::Engine(format!("signing in: {e}"))),
-    };
-    let tokens = StoredTokens {
-        client_secret,
-        ..StoredTokens::from_answer(&answer, None)
-    };
+    let tokens = drive(sign_ins, cloud, &keys, ui).await?;
     let account = setup::account_of(cloud, &setup::config(&keys, None), &tokens)
         .await
         .map_err(|e| AppError::Engine(e.to_string()))?;
@@ -217,6 +202,74 @@ pub async fn run(
         );
     }
     Ok(SignInDone { session, account })
+}
+
+/// Signs the connection `conn` in again from the main window (its provider refused the
+/// stored sign-in): the same account must come back, whose new tokens then replace the old.
+///
+/// # Errors
+/// Not an OAuth connection, cancelled, denied, another account, or the secret store.
+pub async fn relink(
+    app: AppHandle,
+    sign_ins: &SignIns,
+    config_dir: &std::path::Path,
+    conn: &Connection,
+) -> Result<(), AppError> {
+    let invalid = |e: SetupError| AppError::Invalid(e.to_string());
+    let mut relink = Relink::of(conn, None).map_err(invalid)?;
+    // A redirect port registered for this app, and the secret when the old tokens cannot
+    // be read, live in the environment or config.json.
+    if let Ok(configured) = keys_for(relink.cloud, config_dir) {
+        relink.keys.redirect_port = configured.redirect_port;
+        if relink.keys.secret.is_none() {
+            relink.keys.secret = configured.secret;
+        }
+    }
+    let ui = WindowUi {
+        app,
+        window: "main",
+        provider: relink.cloud.id(),
+    };
+    let tokens = drive(sign_ins, relink.cloud, &relink.keys, ui).await?;
+    relink
+        .store(&tokens)
+        .await
+        .map_err(|e| AppError::Engine(e.to_string()))
+}
+
+/// Runs one sign-in (cancelling any other) until the user finishes it, and returns the
+/// tokens with the app secret they renew with.
+async fn drive(
+    sign_ins: &SignIns,
+    cloud: Cloud,
+    keys: &AppKeys,
+    ui: WindowUi,
+) -> Result<StoredTokens, AppError> {
+    if cloud == Cloud::Baidu && keys.secret.is_none() {
+        return Err(AppError::Invalid(
+            "Baidu sign-in needs the app's secret key: set CLOUDSYNC_BAIDU_APP_SECRET or put app_secret in config.json".into(),
+        ));
+    }
+    sign_ins.cancel();
+    let oauth = cloud.app(keys);
+    let method = cloud.default_method(keys);
+    let task = tokio::spawn(async move {
+        signin::sign_in(&oauth, method, &ui, signin::SIGN_IN_TIMEOUT)
+            .await
+            .map(|answer| (answer, oauth.client_secret.clone()))
+    });
+    if let Ok(mut r) = sign_ins.running.lock() {
+        *r = Some(task.abort_handle());
+    }
+    let (answer, client_secret) = match task.await {
+        Ok(r) => r.map_err(|e| AppError::Engine(format!("signing in: {e}")))?,
+        Err(e) if e.is_cancelled() => return Err(AppError::Invalid("sign-in cancelled".into())),
+        Err(e) => return Err(AppError::Engine(format!("signing in: {e}"))),
+    };
+    Ok(StoredTokens {
+        client_secret,
+        ..StoredTokens::from_answer(&answer, None)
+    })
 }
 
 fn random_id() -> String {

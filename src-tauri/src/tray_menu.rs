@@ -170,6 +170,7 @@ mod tests {
             conflicts: 0,
             last_sync: None,
             paused,
+            sign_in_needed: false,
         }
     }
 

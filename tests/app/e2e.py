@@ -2,6 +2,8 @@
 the wizard creates a Demo-cloud connection into an empty folder (a non-empty folder is
 refused with its reason), files arrive in the folder and in Activity, pause and resume,
 a conflict is seen and resolved, and the connection is unlinked with its files kept.
+Then Google Drive, Dropbox and Baidu sign-ins from the wizard against the emulators, and a
+revoked Dropbox sign-in mended from the main window's "Sign in again".
 
 Usage: WEBDRIVER_URL=http://127.0.0.1:PORT e2e.py APP_BINARY WORK_DIR SHOTS_DIR
 """
@@ -246,6 +248,7 @@ def run(s):
 
     browser_sign_in(s, main_window, "gdrive", "Google Drive", "alice")
     browser_sign_in(s, main_window, "dropbox", "Dropbox", "carol")
+    relink_after_revoke(s, "Dropbox", "carol")
     baidu(s, main_window)
     step("passed")
 
@@ -293,6 +296,36 @@ def browser_sign_in(s, main_window, provider, name, account):
     s.click_id("tab-activity")
     s.wait_text("activity-row", lambda t: f"to-{provider}.txt" in t and "upload" in t, timeout=60,
                 what=f"the upload to {name} in Activity")
+
+
+def relink_after_revoke(s, name, account):
+    """The account revokes the app at the provider: the connection asks to sign in again;
+    signing in as another account is refused with nothing changed, the same account mends
+    it, and the change made meanwhile goes up."""
+    step(f"{name}: a revoked sign-in is mended with Sign in again")
+    base = os.environ["CLOUDSYNC_DROPBOX_API_BASE"]
+    req = urllib.request.Request(base + "/__emulator/revoke", data=json.dumps({"account": account}).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 204, f"revoking: {r.status}"
+    # A local change wakes the connection, whose sync then meets the refused sign-in.
+    with open(os.path.join(WORK, f"{name} sync", "while-signed-out.txt"), "w") as f:
+        f.write("made while the sign-in was revoked\n")
+    s.wait_text("relink-panel", lambda t: "no longer accepts" in t, timeout=60, what="the Sign in again panel")
+    s.screenshot(os.path.join(SHOTS, "main-relink-asked.png"))
+    s.click_id("relink-start")
+    url = s.wait_text("sign-in-url", lambda t: t.startswith("http"), what="the sign-in page address").strip()
+    s.screenshot(os.path.join(SHOTS, "main-relink.png"))
+    play_browser(url, "mallory")
+    s.wait_text("relink-error", lambda t: "nothing was changed" in t, timeout=30,
+                what="another account refused")
+    s.click_id("relink-start")
+    url = s.wait_text("sign-in-url", lambda t: t.startswith("http"), what="the second sign-in page address").strip()
+    play_browser(url, account)
+    wait_for(lambda: not s.find_all("relink-panel"), 30, "the Sign in again panel to go away")
+    s.click_id("tab-activity")
+    s.wait_text("activity-row", lambda t: "while-signed-out.txt" in t and "upload" in t, timeout=60,
+                what="the file made while signed out, uploaded after the new sign-in")
 
 
 def baidu(s, main_window):

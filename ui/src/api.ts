@@ -68,6 +68,8 @@ export interface ConnectionStatus {
   conflicts: number;
   last_sync: number | null;
   paused: boolean;
+  /** The provider refused the stored sign-in: `relink` mends it. */
+  sign_in_needed: boolean;
 }
 
 export interface Transfer {
@@ -257,6 +259,7 @@ export const api = {
   providers: () => invoke<ProviderInfo[]>("providers"),
   signIn: (provider: ProviderId) => invoke<SignInResult>("sign_in", { provider }),
   cancelSignIn: () => invoke<null>("cancel_sign_in"),
+  relink: (name: string) => invoke<null>("relink", { name }),
   testConnection: (form: WizardForm) => invoke<TestResult>("test_connection", { form }),
   remoteFolders: (form: WizardForm, path: string) => invoke<string[]>("remote_folders", { form, path }),
   addConnection: (form: WizardForm) => invoke<ConnectionStatus>("add_connection", { form }),

@@ -40,6 +40,7 @@ export function status(name: string, extra: Partial<ConnectionStatus> = {}): Con
     conflicts: 2,
     last_sync: T0 - 5 * 60_000,
     paused: false,
+    sign_in_needed: false,
     ...extra,
   };
 }
@@ -279,6 +280,21 @@ export class FakeEngine {
       case "sign_in": {
         if (this.pendingSignIn) throw "a sign-in is already in progress";
         return new Promise((resolve, reject) => (this.pendingSignIn = { resolve, reject }));
+      }
+      case "relink": {
+        // Answers like sign_in (finishSignIn / failSignIn); success clears the state as
+        // the engine's `relinked` does.
+        if (this.pendingSignIn) throw "a sign-in is already in progress";
+        const c = this.conn(name);
+        return new Promise((resolve, reject) => {
+          this.pendingSignIn = {
+            resolve: () => {
+              Object.assign(c, { state: "idle", reason: null, sign_in_needed: false });
+              resolve(null);
+            },
+            reject,
+          };
+        });
       }
       case "cancel_sign_in":
         this.pendingSignIn?.reject("sign-in cancelled");

@@ -289,6 +289,64 @@ describe("main window", () => {
     await page.locator(tid("approval-panel")).waitFor({ state: "detached" });
   });
 
+  /** The engine with its Photos connection refused by Dropbox. */
+  function signedOut(): FakeEngine {
+    const engine = new FakeEngine();
+    Object.assign(engine.connections[2], {
+      provider: "dropbox",
+      state: "error",
+      paused: false,
+      reason: "remote refused the credentials: the Dropbox sign-in has expired or was revoked",
+      account: "dropbox:dbid:AAH4f99",
+      sign_in_needed: true,
+    });
+    return engine;
+  }
+
+  it("a refused sign-in offers Sign in again: the page address while waiting, then syncing resumes", async () => {
+    const engine = signedOut();
+    const { page } = await start(engine);
+    expect(await page.locator(tid("relink-panel")).count()).toBe(0);
+    await page.click(tid("conn-item-Photos"));
+    const panel = page.locator(tid("relink-panel"));
+    await panel.waitFor();
+    expect(await panel.innerText()).toContain("Sign in to Dropbox again");
+    expect(await panel.innerText()).toContain("dropbox:dbid:AAH4f99");
+    // The status keeps to a short word; the engine's reason is there on hover.
+    expect(await page.locator(tid("status-text")).innerText()).toContain("the provider refused the sign-in");
+    expect(await page.locator(tid("status-text")).getAttribute("title")).toContain("expired or was revoked");
+    await page.waitForFunction(() => (window as any).__listenerCount("sign-in-progress") > 0);
+    await page.click(tid("relink-start"));
+    await expect.poll(() => engine.callsOf("relink")).toEqual([{ name: "Photos" }]);
+    const url = "https://www.dropbox.com/oauth2/authorize?client_id=k&state=s";
+    // Progress for another provider is not this panel's.
+    await app!.emit("sign-in-progress", { provider: "gdrive", url: "https://accounts.google.com/x", device: null });
+    await app!.emit("sign-in-progress", { provider: "dropbox", url, device: null });
+    await expect.poll(() => panel.locator(tid("sign-in-url")).innerText()).toBe(url);
+    await app!.shot("main-relink-waiting");
+    engine.finishSignIn({ session: "", account: "" });
+    await panel.waitFor({ state: "detached" });
+    await expect.poll(() => page.locator(tid("status-text")).innerText()).not.toContain("error");
+  });
+
+  it("a refused relink (another account) shows the reason and can be tried again; Cancel cancels", async () => {
+    const engine = signedOut();
+    const { page } = await start(engine);
+    await page.click(tid("conn-item-Photos"));
+    await page.click(tid("relink-start"));
+    await expect.poll(() => engine.signInWaiting).toBe(true);
+    engine.failSignIn("signed in as dbid:other, but Photos syncs the account dbid:AAH4f99; sign in with that account (nothing was changed)");
+    await expect.poll(() => page.locator(tid("relink-error")).innerText()).toContain("nothing was changed");
+    expect(await page.locator(tid("relink-start")).innerText()).toBe("Try again");
+    await page.click(tid("relink-start"));
+    await expect.poll(() => engine.signInWaiting).toBe(true);
+    await page.click(tid("sign-in-cancel"));
+    await expect.poll(() => engine.callsOf("cancel_sign_in").length).toBe(1);
+    await page.locator(tid("relink-start")).waitFor();
+    expect(await page.locator(tid("relink-error")).count()).toBe(0);
+    expect(await page.locator(tid("relink-panel")).count()).toBe(1);
+  });
+
   it("a pushed snapshot event updates Transfers and the list", async () => {
     const { page, engine } = await start();
     await page.click(tid("tab-transfers"));

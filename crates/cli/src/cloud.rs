@@ -14,12 +14,13 @@ use clap::{Args, ValueEnum};
 use cloudsync_core::ConnectionSettings;
 use cloudsync_engine::control::Request;
 use cloudsync_engine::paths::ConfigDir;
-use cloudsync_engine::secrets::SecretRef;
+use cloudsync_engine::store::Connection;
 use cloudsync_providers::oauth::device::DeviceCode;
 use cloudsync_providers::oauth::signin::{self, Method, SignInUi};
 use cloudsync_providers::oauth::stored::StoredTokens;
 use cloudsync_providers::oauth::{OAuthApp, OAuthError};
 use cloudsync_providers::setup::cloud::{self as setup, Cloud, DROPBOX_REDIRECT_PORT};
+use cloudsync_providers::setup::relink::Relink;
 
 use crate::args::{add_with_secret, bad_input, SettingsArgs};
 use crate::output::{self, View};
@@ -252,7 +253,7 @@ pub async fn relink(name: String, args: SignInArgs, talk: &mut Talk<'_>) -> anyh
             false,
         ));
     }
-    match renew_tokens(&name, &current.data, &args).await {
+    match renew_tokens(&current.data, &args).await {
         Ok(()) => {}
         Err(e) => return Ok(bad_input(e)),
     }
@@ -266,65 +267,18 @@ pub async fn relink(name: String, args: SignInArgs, talk: &mut Talk<'_>) -> anyh
     ))
 }
 
-async fn renew_tokens(
-    name: &str,
-    conn: &serde_json::Value,
-    args: &SignInArgs,
-) -> anyhow::Result<()> {
-    let text = |k: &str| conn.get(k).and_then(|v| v.as_str()).unwrap_or_default();
-    let cloud = Cloud::from_id(text("provider")).with_context(|| {
-        format!(
-            "{name} is a {} connection; relink is for dropbox, gdrive and baidu",
-            text("provider")
-        )
-    })?;
-    let config = conn.get("remote").cloned().unwrap_or_default();
-    let secret: SecretRef = config
-        .get("token_secret")
-        .cloned()
-        .map(serde_json::from_value)
-        .transpose()
-        .context("the connection's token reference is damaged")?
-        .context("the connection names no token store")?;
-    let stored_secret = secret
-        .get()
-        .ok()
-        .flatten()
-        .and_then(|t| StoredTokens::parse(&t).client_secret);
-    let secret_key = match &args.app_secret_env {
+async fn renew_tokens(conn: &serde_json::Value, args: &SignInArgs) -> anyhow::Result<()> {
+    let conn: Connection =
+        serde_json::from_value(conn.clone()).context("the engine's answer is not a connection")?;
+    let secret = match &args.app_secret_env {
         Some(var) => Some(
             std::env::var(var).with_context(|| format!("--app-secret-env: ${var} is not set"))?,
         ),
-        None => stored_secret,
+        None => None,
     };
-    let key = config
-        .get("app_key")
-        .and_then(|v| v.as_str())
-        .context("the connection names no app key")?;
-    let keys = setup::AppKeys {
-        key: key.to_string(),
-        secret: secret_key,
-        name: None,
-        api_base: config
-            .get("api_base")
-            .and_then(|v| v.as_str())
-            .map(str::to_string),
-        redirect_port: None,
-    };
-    let app = cloud.app(&keys);
-    let tokens = obtain_tokens(cloud, &app, args, None).await?;
-    let account = setup::account_of(cloud, &config, &tokens).await?;
-    let expected = text("credential")
-        .strip_prefix(&format!("{}:", cloud.id()))
-        .unwrap_or_default()
-        .to_string();
-    anyhow::ensure!(
-        account == expected,
-        "signed in as {account}, but {name} syncs the account {expected}; sign in with that \
-         account (nothing was changed)"
-    );
-    secret
-        .set(&tokens.to_secret())
-        .with_context(|| format!("storing the new sign-in in {}", secret.describe()))?;
+    let relink = Relink::of(&conn, secret)?;
+    let app = relink.cloud.app(&relink.keys);
+    let tokens = obtain_tokens(relink.cloud, &app, args, None).await?;
+    relink.store(&tokens).await?;
     Ok(())
 }

@@ -12,6 +12,7 @@ import { ErrorText } from "./common";
 import { Conflicts } from "./Conflicts";
 import { ConnectionList } from "./ConnectionList";
 import { Overview, StatusText } from "./Overview";
+import { RelinkPanel } from "./RelinkPanel";
 import { SettingsTab } from "./SettingsTab";
 import { Skipped } from "./Skipped";
 import { Transfers } from "./Transfers";
@@ -188,6 +189,7 @@ export function MainWindow() {
               </div>
               <StatusText status={status} />
             </header>
+            {status.sign_in_needed && <RelinkPanel key={status.name} status={status} onChanged={refreshAll} />}
             {status.state === "waiting-for-approval" && (
               <ApprovalPanel
                 key={status.name}

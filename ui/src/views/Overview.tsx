@@ -7,10 +7,16 @@ import { attempt, ConfirmDialog, ErrorText, StateDot } from "./common";
 export function StatusText(props: { status: ConnectionStatus }) {
   const s = props.status;
   // The state word as the CLI prints it, spaced for reading; a plan waiting for approval
-  // has its own panel right below, so its reason is not repeated here.
-  const reason = s.state === "waiting-for-approval" ? null : s.reason;
+  // has its own panel right below, so its reason is not repeated here. A refused sign-in
+  // has its panel too: a short word here, the engine's whole reason on hover.
+  const reason =
+    s.state === "waiting-for-approval" ? null : s.sign_in_needed ? "the provider refused the sign-in" : s.reason;
   return (
-    <p class={`status-text state-${s.state}`} data-testid="status-text">
+    <p
+      class={`status-text state-${s.state}`}
+      data-testid="status-text"
+      title={s.sign_in_needed && s.reason ? s.reason : undefined}
+    >
       <StateDot state={s.state} />
       <strong>{s.state.replace(/-/g, " ")}</strong>
       {reason ? <span class="reason"> — {reason}</span> : null}

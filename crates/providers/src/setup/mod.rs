@@ -4,6 +4,7 @@
 //! the remote answers is the engine's check when the connection is added.
 
 pub mod cloud;
+pub mod relink;
 
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,8 @@
 // device-code providers get a "Sign in with ..." button and, while the app waits, the page
 // address or the code to type (the state itself lives in logic/signIn.ts).
 import type { ProviderInfo } from "../../api";
-import { validFor, type SignInState } from "../../logic/signIn";
+import type { SignInState } from "../../logic/signIn";
+import { SignInWait } from "../SignInWait";
 import { SIGN_IN_FIELDS } from "../../logic/wizardSteps";
 
 export type TestState =
@@ -117,45 +118,7 @@ function OutsideSignIn(props: { provider: ProviderInfo; state: SignInState; onSt
         CloudSync never sees your password.
       </p>
       {st.kind === "waiting" ? (
-        <div class="signin-wait" role="status">
-          <p class="waiting-line">
-            <span class="spinner" aria-hidden="true" />
-            {device && st.device
-              ? "Waiting for you to enter the code and allow CloudSync..."
-              : "Waiting for you to allow CloudSync in your browser..."}
-          </p>
-          {st.device ? (
-            <div class="device-box">
-              <p>
-                Open <span class="copyable" data-testid="device-url">{st.device.verification_url}</span> on any phone
-                or computer and enter this code:
-              </p>
-              <p class="device-code" data-testid="device-code">
-                {st.device.user_code}
-              </p>
-              <p class="small muted">The code stays valid for {validFor(st.device.expires_in)}.</p>
-            </div>
-          ) : st.url ? (
-            <div class="url-box">
-              <p class="small">If no browser window opened, copy this address into your browser:</p>
-              <p class="copyable" data-testid="sign-in-url">
-                {st.url}
-              </p>
-            </div>
-          ) : (
-            <p class="small muted">{device ? `Asking ${p.label} for a code...` : "Opening the sign-in page..."}</p>
-          )}
-          <div class="button-row">
-            <button type="button" data-testid="sign-in-cancel" disabled={st.cancelling} onClick={props.onCancel}>
-              {st.cancelling ? "Cancelling..." : "Cancel"}
-            </button>
-          </div>
-          {st.note && (
-            <p class="error" role="alert">
-              {st.note}
-            </p>
-          )}
-        </div>
+        <SignInWait state={st} label={p.label} device={device} onCancel={props.onCancel} />
       ) : (
         <>
           {st.kind === "ok" && (

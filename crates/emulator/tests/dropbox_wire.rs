@@ -63,6 +63,19 @@ async fn answer(resp: reqwest::Response) -> Answer {
     }
 }
 
+/// `files/list_folder` of the root with `token` as the bearer.
+async fn list_root_as(e: &Emulator, token: &str) -> Answer {
+    let resp = client()
+        .post(format!("{}/2/files/list_folder", e.base_url))
+        .bearer_auth(token)
+        .header("Content-Type", "application/json")
+        .body(r#"{"path": ""}"#)
+        .send()
+        .await
+        .expect("send");
+    answer(resp).await
+}
+
 async fn rpc(e: &Emulator, route: &str, arg: &str) -> Answer {
     let resp = client()
         .post(format!("{}/2/{route}", e.base_url))
@@ -237,15 +250,7 @@ fn auth_errors_are_worded_as_documented() {
             a.text()
         );
 
-        let resp = client()
-            .post(format!("{}/2/files/list_folder", e.base_url))
-            .bearer_auth("made-up")
-            .header("Content-Type", "application/json")
-            .body(r#"{"path": ""}"#)
-            .send()
-            .await
-            .expect("send");
-        let a = answer(resp).await;
+        let a = list_root_as(&e, "made-up").await;
         assert_eq!(a.status, 401);
         assert_eq!(
             a.json(),
@@ -260,15 +265,7 @@ fn auth_errors_are_worded_as_documented() {
             .send()
             .await
             .expect("expire");
-        let resp = client()
-            .post(format!("{}/2/files/list_folder", e.base_url))
-            .bearer_auth(&access)
-            .header("Content-Type", "application/json")
-            .body(r#"{"path": ""}"#)
-            .send()
-            .await
-            .expect("send");
-        let a = answer(resp).await;
+        let a = list_root_as(&e, &access).await;
         assert_eq!(a.status, 401);
         assert_eq!(
             a.json(),
@@ -289,15 +286,7 @@ fn auth_errors_are_worded_as_documented() {
             .await
             .expect("revoke");
         assert_eq!(resp.status(), 204);
-        let resp = client()
-            .post(format!("{}/2/files/list_folder", e.base_url))
-            .bearer_auth(&access)
-            .header("Content-Type", "application/json")
-            .body(r#"{"path": ""}"#)
-            .send()
-            .await
-            .expect("send");
-        let a = answer(resp).await;
+        let a = list_root_as(&e, &access).await;
         assert_eq!(a.status, 401);
         assert_eq!(a.json()["error"][".tag"], "invalid_access_token");
         let resp = client()

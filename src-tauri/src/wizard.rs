@@ -7,8 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use cloudsync_core::schedule::Schedule;
-use cloudsync_core::tree::Kind;
-use cloudsync_core::ConnectionSettings;
+use cloudsync_core::{ConnectionSettings, RelPath};
 use cloudsync_engine::remote::RemoteFactory;
 use cloudsync_providers::setup::{self, Target};
 use serde::{Deserialize, Serialize};
@@ -394,26 +393,25 @@ pub async fn folders_in(
     path: &str,
 ) -> Result<Vec<String>, AppError> {
     let path = path.trim_matches('/');
+    let dir = if path.is_empty() {
+        None
+    } else {
+        Some(
+            RelPath::new(path)
+                .map_err(|e| AppError::Invalid(format!("not a folder path: {path:?} ({e})")))?,
+        )
+    };
     let remote = cloudsync_providers::Factory.open(provider, config)?;
-    let listing = remote.list(&Default::default()).await?;
-    let names: Vec<String> = listing
-        .nodes
-        .iter()
-        .filter(|n| n.kind == Kind::Dir)
-        .filter_map(|n| {
-            let full = n.path.as_str();
-            let (parent, name) = full.rsplit_once('/').unwrap_or(("", full));
-            (parent.eq_ignore_ascii_case(path)).then(|| name.to_string())
-        })
-        .collect();
+    let names = remote.child_folders(dir.as_ref()).await?;
     Ok(shown_folders(names))
 }
 
 /// Folder names as the browser shows them: CloudSync's own folders left out, sorted
-/// case-insensitively.
+/// case-insensitively, each name once (Drive allows two folders of one name).
 fn shown_folders(mut names: Vec<String>) -> Vec<String> {
     names.retain(|n| !n.starts_with(".cloudsync"));
     names.sort_by_key(|n| n.to_lowercase());
+    names.dedup();
     names
 }
 

@@ -78,6 +78,25 @@ pub trait Remote: Send + Sync {
     /// that hash locally use to skip unchanged files.
     async fn list(&self, previous: &Tree) -> Result<Listing, RemoteError>;
 
+    /// The names of the folders directly inside `dir` (the root for `None`), for a folder
+    /// browser. This default lists the whole remote and keeps one level (folder names
+    /// compared ignoring ASCII case); backends that can list one level override it, so
+    /// browsing a large account stays quick.
+    async fn child_folders(&self, dir: Option<&RelPath>) -> Result<Vec<String>, RemoteError> {
+        let want = dir.map(RelPath::as_str).unwrap_or_default();
+        let listing = self.list(&Tree::new()).await?;
+        Ok(listing
+            .nodes
+            .iter()
+            .filter(|n| n.kind == cloudsync_core::Kind::Dir)
+            .filter_map(|n| {
+                let full = n.path.as_str();
+                let (parent, name) = full.rsplit_once('/').unwrap_or(("", full));
+                parent.eq_ignore_ascii_case(want).then(|| name.to_string())
+            })
+            .collect())
+    }
+
     /// Streams the file `node` into `sink`; returns the bytes written.
     async fn download(
         &self,

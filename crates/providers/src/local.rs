@@ -153,6 +153,19 @@ impl Remote for LocalFolder {
         Ok(())
     }
 
+    async fn child_folders(&self, dir: Option<&RelPath>) -> Result<Vec<String>, RemoteError> {
+        // One directory read: the full listing would hash every file below the root.
+        let at = dir.map_or_else(|| self.root.clone(), |d| self.root.join(d.as_str()));
+        let entries = std::fs::read_dir(&at)
+            .map_err(|e| RemoteError::NotFound(format!("folder {}: {e}", at.display())))?;
+        Ok(entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|name| !cloudsync_engine::scan::is_internal_name(name))
+            .collect())
+    }
+
     async fn list(&self, previous: &Tree) -> Result<Listing, RemoteError> {
         // Deletes here are permanent, so they went to the trash; it keeps them 30 days.
         let _ = cloudsync_engine::trash::purge(&self.root, chrono::Utc::now().timestamp());

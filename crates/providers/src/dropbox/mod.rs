@@ -241,6 +241,44 @@ impl Dropbox {
         }
     }
 
+    /// The folders directly inside `dir`: a `list_folder` that is not recursive, paged.
+    async fn folders_in(&self, dir: Option<&RelPath>) -> Result<Vec<String>, RemoteError> {
+        let path = dir.map_or_else(|| self.root.display.clone(), |d| self.root.path_of(d));
+        let fail = |e: CallError| e.into_remote(&format!("list_folder {path}"));
+        let mut page = self
+            .api
+            .rpc(
+                "files/list_folder",
+                &json!({"path": path, "recursive": false, "limit": PAGE}),
+            )
+            .await
+            .map_err(fail)?;
+        let mut names = Vec::new();
+        loop {
+            let entries = page.get("entries").and_then(Value::as_array);
+            for entry in entries.into_iter().flatten() {
+                if entry.get(".tag").and_then(Value::as_str) == Some("folder") {
+                    if let Some(name) = entry.get("name").and_then(Value::as_str) {
+                        names.push(name.to_string());
+                    }
+                }
+            }
+            if page.get("has_more").and_then(Value::as_bool) != Some(true) {
+                return Ok(names);
+            }
+            let cursor = page
+                .get("cursor")
+                .and_then(Value::as_str)
+                .ok_or_else(|| RemoteError::Unavailable("a listing without a cursor".into()))?
+                .to_string();
+            page = self
+                .api
+                .rpc("files/list_folder/continue", &json!({"cursor": cursor}))
+                .await
+                .map_err(fail)?;
+        }
+    }
+
     /// Moves with `move_v2`; the answer's metadata.
     async fn relocate(&self, from: &str, to: &str) -> Result<Value, RemoteError> {
         let m = self
@@ -325,6 +363,10 @@ impl Remote for Dropbox {
             }
         }
         Ok(())
+    }
+
+    async fn child_folders(&self, dir: Option<&RelPath>) -> Result<Vec<String>, RemoteError> {
+        self.folders_in(dir).await
     }
 
     async fn list(&self, _previous: &Tree) -> Result<Listing, RemoteError> {

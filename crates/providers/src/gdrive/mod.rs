@@ -218,6 +218,13 @@ impl Remote for GoogleDrive {
         self.list_tree(previous).await
     }
 
+    async fn child_folders(&self, dir: Option<&RelPath>) -> Result<Vec<String>, RemoteError> {
+        let id = self.folder_id(dir).await?;
+        let only_folders = format!("mimeType = '{}'", api::FOLDER_MIME);
+        let found = self.children(&id, Some(&only_folders)).await?;
+        Ok(found.into_iter().map(|f| f.name).collect())
+    }
+
     async fn download(
         &self,
         node: &Node,

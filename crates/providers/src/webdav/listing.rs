@@ -158,6 +158,20 @@ impl WebDav {
         Ok(out)
     }
 
+    /// The folders directly inside `dir`: one `Depth: 1` PROPFIND.
+    pub(super) async fn folders_in(
+        &self,
+        dir: Option<&RelPath>,
+    ) -> Result<Vec<String>, RemoteError> {
+        let listed = self.list_dir(dir.cloned()).await?;
+        Ok(listed
+            .nodes
+            .into_iter()
+            .filter(|n| n.kind == Kind::Dir)
+            .map(|n| n.path.name().to_string())
+            .collect())
+    }
+
     /// Lists the direct children of the collection `dir` (`None`: the root).
     async fn list_dir(&self, dir: Option<RelPath>) -> Result<DirListing, RemoteError> {
         let entries = self

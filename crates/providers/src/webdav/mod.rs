@@ -580,6 +580,10 @@ impl Remote for WebDav {
         self.list_tree().await
     }
 
+    async fn child_folders(&self, dir: Option<&RelPath>) -> Result<Vec<String>, RemoteError> {
+        self.folders_in(dir).await
+    }
+
     async fn download(
         &self,
         node: &Node,

@@ -1,15 +1,21 @@
 //! Folder browsing (`Remote::child_folders`, what the app's folder pickers show) on every
 //! backend against its real server or emulator: one level at a time, folders only.
-//! Dropbox, Drive, WebDAV and the local folder list one level; S3 and Baidu use the
-//! engine's default (the whole listing, one level kept), which must give the same answers.
+//! Every backend lists one level (Dropbox, Drive and Baidu by their one-folder calls,
+//! WebDAV by a `Depth: 1` PROPFIND, S3 by the `/` delimiter, the local folder by one
+//! directory read); the engine's default (the whole listing, one level kept), which a
+//! backend without such a call gets, is checked on the simulated remote.
+
+use std::sync::Arc;
 
 use cloudsync_core::RelPath;
 use cloudsync_emulator::Provider;
+use cloudsync_engine::clock::ManualClock;
 use cloudsync_engine::remote::{Remote, RemoteFactory};
 use cloudsync_providers::Factory;
 use cloudsync_tests::fixtures::emulator_accepting;
 use cloudsync_tests::run_for as run;
 use cloudsync_tests::servers::{require, RcloneWebdav, S3Kind};
+use cloudsync_tests::sim::{Power, SimFactory, SimRemote};
 use serde_json::json;
 
 const TOKEN: &str = "browse-token";
@@ -34,6 +40,10 @@ async fn shown(remote: &dyn Remote, dir: Option<&str>) -> Vec<String> {
 /// Builds a small tree through the backend itself, then browses it level by level.
 async fn browse(provider: &str, config: serde_json::Value) {
     let remote = Factory.open(provider, &config).expect("the backend");
+    browse_remote(provider, remote).await;
+}
+
+async fn browse_remote(provider: &str, remote: Arc<dyn Remote>) {
     remote.prepare_root().await.expect("preparing the root");
     for dir in [
         "Alpha",
@@ -63,6 +73,16 @@ async fn browse(provider: &str, config: serde_json::Value) {
 }
 
 #[test]
+fn the_default_keeps_one_level_of_the_whole_listing() {
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let sim = Arc::new(SimRemote::new(clock, 7));
+    let remote = SimFactory::new(sim, Arc::new(Power::default()))
+        .open("sim", &json!({}))
+        .expect("the simulated remote");
+    run(60, browse_remote("sim", remote));
+}
+
+#[test]
 fn the_local_folder_backend_lists_one_level() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let remote = tmp.path().join("remote");
@@ -82,11 +102,10 @@ fn webdav_lists_one_level() {
     run(60, browse("webdav", config));
 }
 
-#[test]
-fn s3_browses_by_the_default_listing() {
+fn s3_browse(kind: S3Kind) {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let running = S3Kind::Moto.start(&tmp.path().join("s3-data"));
-    let (access, secret) = S3Kind::Moto.credentials();
+    let running = kind.start(&tmp.path().join("s3-data"));
+    let (access, secret) = kind.credentials();
     let config = json!({
         "endpoint": running.base_url(),
         "bucket": "browse",
@@ -103,6 +122,16 @@ fn s3_browses_by_the_default_listing() {
             .expect("bucket");
         browse("s3", config).await;
     });
+}
+
+#[test]
+fn s3_lists_one_level_on_moto() {
+    s3_browse(S3Kind::Moto);
+}
+
+#[test]
+fn s3_lists_one_level_on_s3rver() {
+    s3_browse(S3Kind::S3rver);
 }
 
 fn on_emulator(provider: Provider, name: &str, config: impl FnOnce(&str) -> serde_json::Value) {
@@ -132,7 +161,7 @@ fn google_drive_lists_one_level() {
 }
 
 #[test]
-fn baidu_browses_by_the_default_listing() {
+fn baidu_lists_one_level() {
     on_emulator(Provider::Baidu, "baidu", |base| {
         json!({"app_name": "CloudSync", "api_base": base, "access_token": TOKEN,
                "listall_per_minute": 0})

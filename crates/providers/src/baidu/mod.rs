@@ -336,6 +336,10 @@ impl Remote for Baidu {
         self.list_tree().await
     }
 
+    async fn child_folders(&self, dir: Option<&RelPath>) -> Result<Vec<String>, RemoteError> {
+        self.folders_in(dir).await
+    }
+
     async fn download(
         &self,
         node: &Node,

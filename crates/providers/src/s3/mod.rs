@@ -440,15 +440,49 @@ impl S3 {
         prefix: &str,
         max: Option<usize>,
     ) -> Result<Vec<xml::Object>, RemoteError> {
+        Ok(self.list_pages(prefix, max, None).await?.0)
+    }
+
+    /// The names of the "folders" one level below `prefix` (which ends in `/` or is
+    /// empty): the `CommonPrefixes` of a listing with the `/` delimiter, which also
+    /// covers `dir/` marker objects.
+    async fn folders_below(&self, prefix: &str) -> Result<Vec<String>, RemoteError> {
+        let (_, prefixes) = self.list_pages(prefix, None, Some("/")).await?;
+        Ok(prefixes
+            .iter()
+            .filter_map(|p| p.strip_prefix(prefix)?.strip_suffix('/'))
+            .filter(|name| !name.is_empty() && !name.contains('/'))
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// The objects (and, with a `delimiter`, the common prefixes) whose keys start with
+    /// `prefix`, all pages, keys decoded.
+    async fn list_pages(
+        &self,
+        prefix: &str,
+        max: Option<usize>,
+        delimiter: Option<&str>,
+    ) -> Result<(Vec<xml::Object>, Vec<String>), RemoteError> {
         let mut out = Vec::new();
+        let mut prefixes = Vec::new();
         let mut token: Option<String> = None;
         let max_keys = max.map(|m| m.to_string());
+        // A key that is not UTF-8 once decoded keeps its encoded spelling (and fails
+        // validation later).
+        let decode = |s: String| match percent_decode_str(&s).decode_utf8() {
+            Ok(k) => k.into_owned(),
+            Err(_) => s,
+        };
         loop {
             let mut q: Vec<(&str, &str)> = vec![
                 ("list-type", "2"),
                 ("prefix", prefix),
                 ("encoding-type", "url"),
             ];
+            if let Some(d) = delimiter {
+                q.push(("delimiter", d));
+            }
             if let Some(t) = &token {
                 q.push(("continuation-token", t));
             }
@@ -467,13 +501,14 @@ impl S3 {
             }
             let page = xml::parse_list(&a.body).map_err(RemoteError::Other)?;
             let encoded = page.encoding.as_deref() == Some("url");
+            prefixes.extend(
+                page.prefixes
+                    .into_iter()
+                    .map(|p| if encoded { decode(p) } else { p }),
+            );
             for mut o in page.objects {
                 if encoded {
-                    // A key that is not UTF-8 once decoded keeps its encoded spelling
-                    // (and fails validation later).
-                    if let Ok(k) = percent_decode_str(&o.key).decode_utf8() {
-                        o.key = k.into_owned();
-                    }
+                    o.key = decode(std::mem::take(&mut o.key));
                 }
                 out.push(o);
             }
@@ -485,7 +520,7 @@ impl S3 {
                 _ => break,
             }
         }
-        Ok(out)
+        Ok((out, prefixes))
     }
 
     /// True when the bucket answers; `NotFound` when it is missing.
@@ -882,6 +917,13 @@ impl Remote for S3 {
                 .await?;
         }
         Ok(())
+    }
+
+    async fn child_folders(&self, dir: Option<&RelPath>) -> Result<Vec<String>, RemoteError> {
+        let below = dir.map_or_else(|| self.prefix.clone(), |d| format!("{}/", self.key(d)));
+        let mut names = self.folders_below(&below).await?;
+        names.retain(|n| !cloudsync_engine::scan::is_internal_name(n));
+        Ok(names)
     }
 
     async fn list(&self, _previous: &Tree) -> Result<Listing, RemoteError> {

@@ -17,6 +17,8 @@ pub(crate) struct Object {
 #[derive(Debug, Default)]
 pub(crate) struct Page {
     pub objects: Vec<Object>,
+    /// The `CommonPrefixes` of a listing with a delimiter (one level's folders).
+    pub prefixes: Vec<String>,
     pub next_token: Option<String>,
     pub truncated: bool,
     /// `url` when keys came back URL-encoded.
@@ -62,16 +64,25 @@ pub(crate) fn parse_list(xml: &str) -> Result<Page, String> {
     let mut page = Page::default();
     let mut cur: Option<Object> = None;
     let in_contents = std::cell::Cell::new(false);
+    let in_prefixes = std::cell::Cell::new(false);
     let mut done: Vec<Object> = Vec::new();
     walk(
         xml,
         "ListObjectsV2",
-        |name| {
-            if name == "Contents" {
-                in_contents.set(true);
-            }
+        |name| match name {
+            "Contents" => in_contents.set(true),
+            "CommonPrefixes" => in_prefixes.set(true),
+            _ => {}
         },
         |name, value| {
+            if in_prefixes.get() {
+                match name {
+                    "CommonPrefixes" => in_prefixes.set(false),
+                    "Prefix" => page.prefixes.push(value),
+                    _ => {}
+                }
+                return;
+            }
             if name == "Contents" {
                 in_contents.set(false);
                 done.extend(cur.take());
@@ -196,6 +207,20 @@ mod tests {
             error_code("<Error><Code>NoSuchBucket</Code></Error>"),
             Some("NoSuchBucket")
         );
+    }
+
+    #[test]
+    fn a_delimited_listing_gives_its_common_prefixes_apart_from_the_request_prefix() {
+        // The request's own <Prefix> is no common prefix; a marker object stays an object.
+        let xml = r#"<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bkt</Name><Prefix>photos/2006/</Prefix><KeyCount>3</KeyCount><MaxKeys>1000</MaxKeys><Delimiter>/</Delimiter><IsTruncated>false</IsTruncated><Contents><Key>photos/2006/</Key><LastModified>2016-04-30T23:51:29.000Z</LastModified><ETag>"d41d8cd98f00b204e9800998ecf8427e"</ETag><Size>0</Size><StorageClass>STANDARD</StorageClass></Contents><CommonPrefixes><Prefix>photos/2006/February/</Prefix></CommonPrefixes><CommonPrefixes><Prefix>photos/2006/January/</Prefix></CommonPrefixes></ListBucketResult>"#;
+        let p = parse_list(xml).expect("parses");
+        assert_eq!(
+            p.prefixes,
+            ["photos/2006/February/", "photos/2006/January/"]
+        );
+        assert_eq!(p.objects.len(), 1);
+        assert_eq!(p.objects[0].key, "photos/2006/");
+        assert!(!p.truncated);
     }
 
     #[test]

@@ -347,8 +347,8 @@ pub async fn remote_folders(
 ) -> Result<Vec<String>, AppError> {
     let path = path.trim_matches('/');
     if form.provider == "local" {
-        let dir = join_remote(form.required("path", "the remote folder")?, path);
-        return local_folders(Path::new(&dir)).map(shown_folders);
+        let base = form.required("path", "the remote folder")?;
+        return folders_in("local", &serde_json::json!({ "path": base }), path).await;
     }
     {
         let (provider, config) = match Cloud::from_id(&form.provider) {
@@ -413,16 +413,6 @@ fn shown_folders(mut names: Vec<String>) -> Vec<String> {
     names.sort_by_key(|n| n.to_lowercase());
     names.dedup();
     names
-}
-
-fn local_folders(dir: &Path) -> Result<Vec<String>, AppError> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| AppError::Invalid(format!("cannot read {}: {e}", dir.display())))?;
-    Ok(entries
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect())
 }
 
 #[cfg(test)]

@@ -1,47 +1,34 @@
 // Shown above the tabs when the provider refused a connection's stored sign-in (revoked or
 // expired): why nothing syncs, and "Sign in again" with the same account. Both folders stay
 // as they are meanwhile; the engine finds what changed on either side once it is back.
-import { useEffect, useReducer, useRef } from "preact/hooks";
-import { api, errorText, events, type ConnectionStatus, type ProviderId } from "../api";
+import { useEffect, useRef } from "preact/hooks";
+import { api, type ConnectionStatus, type ProviderId } from "../api";
 import { providerLabel } from "../format";
-import { isCurrent, SIGN_IN_IDLE, signInReducer } from "../logic/signIn";
+import { useSignIn } from "../logic/useSignIn";
 import { SignInWait } from "./SignInWait";
 
 export function RelinkPanel(props: { status: ConnectionStatus; onChanged: () => void }) {
   const s = props.status;
   const label = providerLabel(s.provider);
-  const [st, dispatch] = useReducer(signInReducer, SIGN_IN_IDLE);
-  const stRef = useRef(st);
-  stRef.current = st;
-  const seq = useRef(0);
+  const flow = useSignIn();
+  const st = flow.state;
+  const waiting = useRef(false);
+  waiting.current = st.kind === "waiting";
 
-  useEffect(() => {
-    // Subscribed for the panel's life, so progress sent right after `relink` is never missed.
-    const unlisten = events.signInProgress((progress) => dispatch({ type: "progress", progress }));
-    return () => {
-      // Leaving the panel (another connection, unlink) must not leave a sign-in waiting.
-      if (stRef.current.kind === "waiting") api.cancelSignIn().catch(() => {});
-      void unlisten.then((f) => f()).catch(() => {});
-    };
-  }, []);
+  // Leaving the panel (another connection, unlink) must not leave a sign-in waiting.
+  useEffect(
+    () => () => {
+      if (waiting.current) api.cancelSignIn().catch(() => {});
+    },
+    [],
+  );
 
-  const start = async () => {
-    const attempt = ++seq.current;
-    dispatch({ type: "start", attempt, provider: s.provider as ProviderId });
-    try {
-      await api.relink(s.name);
-      if (attempt !== seq.current || !isCurrent(stRef.current, attempt)) return;
-      dispatch({ type: "resolved", attempt, account: s.account });
+  const start = () =>
+    flow.start(s.provider as ProviderId, () => api.relink(s.name), () => {
       props.onChanged();
-    } catch (e) {
-      dispatch({ type: "rejected", attempt, text: errorText(e) });
-    }
-  };
-
-  const cancel = () => {
-    dispatch({ type: "cancel" });
-    api.cancelSignIn().catch((e) => dispatch({ type: "cancel-failed", text: errorText(e) }));
-  };
+      return s.account;
+    });
+  const cancel = flow.cancel;
 
   return (
     <section class="approval-panel relink-panel" data-testid="relink-panel" aria-labelledby="relink-title">

@@ -1,8 +1,8 @@
 // The "Add connection" wizard window: holds the whole form across steps, fetches what each
 // step needs, and calls add_connection at the end. Step rules live in logic/wizardSteps.ts.
-import { useEffect, useMemo, useReducer, useRef, useState } from "preact/hooks";
-import { api, errorText, events, type ConnectionStatus, type ProviderId, type ProviderInfo } from "../api";
-import { isCurrent, SIGN_IN_IDLE, signInReducer } from "../logic/signIn";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { api, errorText, type ConnectionStatus, type ProviderId, type ProviderInfo } from "../api";
+import { useSignIn } from "../logic/useSignIn";
 import { defaultSettings, settingsToValues, valuesToSettings, type SettingsValues } from "../logic/settingsForm";
 import {
   blockedReason,
@@ -32,10 +32,8 @@ export function Wizard() {
   const [provider, setProvider] = useState<ProviderInfo | null>(null);
   const [fieldsBy, setFieldsBy] = useState<Partial<Record<ProviderId, Record<string, string>>>>({});
   const [test, setTest] = useState<TestState>({ kind: "idle" });
-  const [signIn, dispatchSignIn] = useReducer(signInReducer, SIGN_IN_IDLE);
-  const signInRef = useRef(signIn);
-  signInRef.current = signIn;
-  const attemptSeq = useRef(0);
+  const signInFlow = useSignIn();
+  const signIn = signInFlow.state;
 
   const [name, setName] = useState("");
   const [nameTouched, setNameTouched] = useState(false);
@@ -65,10 +63,6 @@ export function Wizard() {
       .snapshot()
       .then((s) => setExisting(s.connections.map((c) => c.name)))
       .catch(() => {});
-    // Subscribed for the window's life, so progress sent right after sign_in is never missed;
-    // the reducer ignores it unless a sign-in of that provider waits.
-    const unlisten = events.signInProgress((progress) => dispatchSignIn({ type: "progress", progress }));
-    return () => void unlisten.then((f) => f()).catch(() => {});
   }, []);
 
   const fields = (provider && fieldsBy[provider.id]) || {};
@@ -97,9 +91,7 @@ export function Wizard() {
       setRemoteFolder("");
       setBrowse({ path: "", folders: null, error: null });
       setTopFolders(null);
-      if (signInRef.current.kind === "waiting") api.cancelSignIn().catch(() => {});
-      attemptSeq.current++;
-      dispatchSignIn({ type: "reset" });
+      signInFlow.reset();
       setFieldsBy(withoutSessions);
     }
     setProvider(p);
@@ -122,24 +114,15 @@ export function Wizard() {
   const startSignIn = async () => {
     if (!provider) return;
     const id = provider.id;
-    const attempt = ++attemptSeq.current;
     // A new sign-in replaces the old session, whatever its outcome.
     setSession(id, null);
-    dispatchSignIn({ type: "start", attempt, provider: id });
-    try {
-      const r = await api.signIn(id);
-      if (attempt !== attemptSeq.current || !isCurrent(signInRef.current, attempt)) return;
+    await signInFlow.start(id, () => api.signIn(id), (r) => {
       setSession(id, r.session);
-      dispatchSignIn({ type: "resolved", attempt, account: r.account });
-    } catch (e) {
-      dispatchSignIn({ type: "rejected", attempt, text: errorText(e) });
-    }
+      return r.account;
+    });
   };
 
-  const cancelSignIn = () => {
-    dispatchSignIn({ type: "cancel" });
-    api.cancelSignIn().catch((e) => dispatchSignIn({ type: "cancel-failed", text: errorText(e) }));
-  };
+  const cancelSignIn = signInFlow.cancel;
 
   const runTest = async () => {
     setTest({ kind: "testing" });

@@ -223,22 +223,26 @@ impl Dropbox {
                     ))));
                 }
             }
-            state.cursor = page
-                .get("cursor")
-                .and_then(Value::as_str)
-                .ok_or_else(|| RemoteError::Unavailable("a listing without a cursor".into()))?
-                .to_string();
-            if page.get("has_more").and_then(Value::as_bool) != Some(true) {
-                return Ok(entries);
+            state.cursor = cursor_of(&page)?;
+            match self.next_page(&page).await? {
+                Some(next) => page = next,
+                None => return Ok(entries),
             }
-            page = self
-                .api
-                .rpc(
-                    "files/list_folder/continue",
-                    &json!({"cursor": state.cursor}),
-                )
-                .await?;
         }
+    }
+
+    /// The page after `page` (`list_folder/continue` with its cursor), or `None` when it
+    /// was the last.
+    async fn next_page(&self, page: &Value) -> Result<Option<Value>, CallError> {
+        if page.get("has_more").and_then(Value::as_bool) != Some(true) {
+            return Ok(None);
+        }
+        let cursor = cursor_of(page)?;
+        let next = self
+            .api
+            .rpc("files/list_folder/continue", &json!({"cursor": cursor}))
+            .await?;
+        Ok(Some(next))
     }
 
     /// The folders directly inside `dir`: a `list_folder` that is not recursive, paged.
@@ -263,19 +267,10 @@ impl Dropbox {
                     }
                 }
             }
-            if page.get("has_more").and_then(Value::as_bool) != Some(true) {
-                return Ok(names);
+            match self.next_page(&page).await.map_err(fail)? {
+                Some(next) => page = next,
+                None => return Ok(names),
             }
-            let cursor = page
-                .get("cursor")
-                .and_then(Value::as_str)
-                .ok_or_else(|| RemoteError::Unavailable("a listing without a cursor".into()))?
-                .to_string();
-            page = self
-                .api
-                .rpc("files/list_folder/continue", &json!({"cursor": cursor}))
-                .await
-                .map_err(fail)?;
         }
     }
 
@@ -293,6 +288,14 @@ impl Dropbox {
             .cloned()
             .ok_or_else(|| RemoteError::Unavailable("move_v2 answered without metadata".into()))
     }
+}
+
+/// The cursor a `ListFolderResult` ends with.
+fn cursor_of(page: &Value) -> Result<String, RemoteError> {
+    page.get("cursor")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| RemoteError::Unavailable("a listing without a cursor".into()))
 }
 
 #[async_trait]

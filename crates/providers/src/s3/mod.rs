@@ -451,7 +451,7 @@ impl S3 {
         Ok(prefixes
             .iter()
             .filter_map(|p| p.strip_prefix(prefix)?.strip_suffix('/'))
-            .filter(|name| !name.is_empty() && !name.contains('/'))
+            .filter(|name| !name.is_empty())
             .map(str::to_string)
             .collect())
     }
